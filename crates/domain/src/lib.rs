@@ -1,0 +1,18 @@
+//! Quartiers domain model.
+//!
+//! Everything here is pure: validated identifiers (parse, don't validate), the contract
+//! document (the import/export format and the unit of amendment snapshots), roles and
+//! permissions. This crate knows neither HTTP nor SQL; pages, API and CLI all call it.
+
+pub mod contract;
+pub mod diff;
+pub mod ids;
+pub mod money;
+pub mod permissions;
+pub mod validation;
+
+pub use contract::*;
+pub use ids::{InseeCode, QpvCode, Siren, Siret};
+pub use money::Cents;
+pub use permissions::{Action, Principal, Role};
+pub use validation::{FieldError, ValidationErrors};
