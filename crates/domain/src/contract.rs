@@ -40,8 +40,16 @@ pub mod opt_date {
 
 /// Parses a `YYYY-MM-DD` date with a French message.
 pub fn parse_date(s: &str) -> Result<Date, String> {
-    Date::parse(s.trim(), &time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| format!("« {} » n'est pas une date valide (format AAAA-MM-JJ).", s.trim()))
+    Date::parse(
+        s.trim(),
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| {
+        format!(
+            "« {} » n'est pas une date valide (format AAAA-MM-JJ).",
+            s.trim()
+        )
+    })
 }
 
 /// A whole contract, as exchanged in files and kept in amendment snapshots.
@@ -373,7 +381,10 @@ impl SectionKind {
     }
     /// Parses a code.
     pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.code() == s).ok_or_else(|| format!("Type de section inconnu : « {s} »."))
+        Self::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| format!("Type de section inconnu : « {s} »."))
     }
 }
 
@@ -404,7 +415,9 @@ pub const TEXT_MAX: usize = 20_000;
 /// Checks a slug: 2 to 60 lowercase letters, digits and dashes.
 pub fn check_slug(slug: &str) -> Result<(), String> {
     let ok = (2..=60).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
@@ -419,7 +432,10 @@ pub fn check_period(p: &Period) -> Result<(), String> {
     if !(1990..=2100).contains(&p.start_year) || !(1990..=2100).contains(&p.end_year) {
         Err("Les années doivent être comprises entre 1990 et 2100.".into())
     } else if p.end_year < p.start_year {
-        Err(format!("La période se termine ({}) avant de commencer ({}).", p.end_year, p.start_year))
+        Err(format!(
+            "La période se termine ({}) avant de commencer ({}).",
+            p.end_year, p.start_year
+        ))
     } else {
         Ok(())
     }
@@ -429,7 +445,10 @@ fn check_len(errors: &mut ValidationErrors, path: &str, value: &str, max: usize,
     if required && value.trim().is_empty() {
         errors.add(path, "Ce champ est obligatoire.");
     } else if value.chars().count() > max {
-        errors.add(path, format!("Ce champ ne doit pas dépasser {max} caractères."));
+        errors.add(
+            path,
+            format!("Ce champ ne doit pas dépasser {max} caractères."),
+        );
     }
 }
 
@@ -442,7 +461,11 @@ fn check_opt(errors: &mut ValidationErrors, path: &str, value: &Option<String>, 
 impl ContractDocument {
     /// Wraps a contract in a document of the current format.
     pub fn new(contract: Contract) -> Self {
-        Self { format: FORMAT_NAME.into(), version: FORMAT_VERSION, contract }
+        Self {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            contract,
+        }
     }
 
     /// Parses a JSON document, reporting the line and column of a syntax or type fault,
@@ -467,10 +490,19 @@ impl ContractDocument {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::new();
         if self.format != FORMAT_NAME {
-            e.add("format", format!("Le champ format doit valoir « {FORMAT_NAME} »."));
+            e.add(
+                "format",
+                format!("Le champ format doit valoir « {FORMAT_NAME} »."),
+            );
         }
         if self.version != FORMAT_VERSION {
-            e.add("version", format!("Version de format {} non prise en charge (attendue : {FORMAT_VERSION}).", self.version));
+            e.add(
+                "version",
+                format!(
+                    "Version de format {} non prise en charge (attendue : {FORMAT_VERSION}).",
+                    self.version
+                ),
+            );
         }
         let c = &self.contract;
         if let Err(m) = check_slug(&c.slug) {
@@ -478,43 +510,106 @@ impl ContractDocument {
         }
         check_len(&mut e, "contract.name", &c.name, TITLE_MAX, true);
         check_opt(&mut e, "contract.summary", &c.summary, TEXT_MAX);
-        check_len(&mut e, "contract.territory.pilot_name", &c.territory.pilot_name, TITLE_MAX, true);
+        check_len(
+            &mut e,
+            "contract.territory.pilot_name",
+            &c.territory.pilot_name,
+            TITLE_MAX,
+            true,
+        );
         if let Err(m) = check_period(&c.period) {
             e.add("contract.period", m);
         }
         if c.levels.is_empty() {
-            e.add("contract.levels", "Nommez au moins un niveau du cadre stratégique (par exemple enjeu).");
+            e.add(
+                "contract.levels",
+                "Nommez au moins un niveau du cadre stratégique (par exemple enjeu).",
+            );
         }
         for (i, l) in c.levels.iter().enumerate() {
-            check_len(&mut e, &format!("contract.levels[{i}].singular"), &l.singular, 100, true);
-            check_len(&mut e, &format!("contract.levels[{i}].plural"), &l.plural, 100, true);
+            check_len(
+                &mut e,
+                &format!("contract.levels[{i}].singular"),
+                &l.singular,
+                100,
+                true,
+            );
+            check_len(
+                &mut e,
+                &format!("contract.levels[{i}].plural"),
+                &l.plural,
+                100,
+                true,
+            );
         }
         let mut seen_communes = std::collections::HashSet::new();
         for (i, com) in c.territory.communes.iter().enumerate() {
-            check_len(&mut e, &format!("contract.territory.communes[{i}].name"), &com.name, TITLE_MAX, true);
+            check_len(
+                &mut e,
+                &format!("contract.territory.communes[{i}].name"),
+                &com.name,
+                TITLE_MAX,
+                true,
+            );
             if !seen_communes.insert(com.insee.clone()) {
-                e.add(format!("contract.territory.communes[{i}].insee"), format!("La commune {} figure deux fois.", com.insee));
+                e.add(
+                    format!("contract.territory.communes[{i}].insee"),
+                    format!("La commune {} figure deux fois.", com.insee),
+                );
             }
         }
         for (i, comp) in c.components.iter().enumerate() {
-            check_len(&mut e, &format!("contract.components[{i}].name"), &comp.name, TITLE_MAX, true);
+            check_len(
+                &mut e,
+                &format!("contract.components[{i}].name"),
+                &comp.name,
+                TITLE_MAX,
+                true,
+            );
             if let Err(m) = check_period(&comp.period) {
                 e.add(format!("contract.components[{i}].period"), m);
             }
-            check_opt(&mut e, &format!("contract.components[{i}].description"), &comp.description, TEXT_MAX);
+            check_opt(
+                &mut e,
+                &format!("contract.components[{i}].description"),
+                &comp.description,
+                TEXT_MAX,
+            );
         }
         for (i, s) in c.signatories.iter().enumerate() {
-            check_len(&mut e, &format!("contract.signatories[{i}].institution"), &s.institution, TITLE_MAX, true);
-            check_opt(&mut e, &format!("contract.signatories[{i}].represented_by"), &s.represented_by, TITLE_MAX);
+            check_len(
+                &mut e,
+                &format!("contract.signatories[{i}].institution"),
+                &s.institution,
+                TITLE_MAX,
+                true,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.signatories[{i}].represented_by"),
+                &s.represented_by,
+                TITLE_MAX,
+            );
         }
         let mut keys = std::collections::HashSet::new();
-        fn walk(e: &mut ValidationErrors, keys: &mut std::collections::HashSet<String>, nodes: &[FrameworkNode], path: &str) {
+        fn walk(
+            e: &mut ValidationErrors,
+            keys: &mut std::collections::HashSet<String>,
+            nodes: &[FrameworkNode],
+            path: &str,
+        ) {
             for (i, n) in nodes.iter().enumerate() {
                 let p = format!("{path}[{i}]");
                 if let Err(m) = check_node_key(&n.key) {
                     e.add(format!("{p}.key"), m);
                 } else if !keys.insert(n.key.clone()) {
-                    e.add(format!("{p}.key"), format!("La clé « {} » est déjà utilisée par un autre élément du cadre.", n.key));
+                    e.add(
+                        format!("{p}.key"),
+                        format!(
+                            "La clé « {} » est déjà utilisée par un autre élément du cadre.",
+                            n.key
+                        ),
+                    );
                 }
                 check_len(e, &format!("{p}.title"), &n.title, TITLE_MAX, true);
                 check_opt(e, &format!("{p}.description"), &n.description, TEXT_MAX);
@@ -531,58 +626,152 @@ impl ContractDocument {
             if let Err(m) = check_node_key(&a.key) {
                 e.add(format!("contract.cross_cutting_axes[{i}].key"), m);
             } else if !axis_keys.insert(a.key.clone()) {
-                e.add(format!("contract.cross_cutting_axes[{i}].key"), format!("La clé « {} » est déjà utilisée par un autre axe.", a.key));
+                e.add(
+                    format!("contract.cross_cutting_axes[{i}].key"),
+                    format!("La clé « {} » est déjà utilisée par un autre axe.", a.key),
+                );
             }
-            check_opt(&mut e, &format!("contract.cross_cutting_axes[{i}].title"), &a.title, TITLE_MAX);
-            check_opt(&mut e, &format!("contract.cross_cutting_axes[{i}].description"), &a.description, TEXT_MAX);
+            check_opt(
+                &mut e,
+                &format!("contract.cross_cutting_axes[{i}].title"),
+                &a.title,
+                TITLE_MAX,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.cross_cutting_axes[{i}].description"),
+                &a.description,
+                TEXT_MAX,
+            );
             for (j, k) in a.nodes.iter().enumerate() {
                 if !keys.contains(k) {
-                    e.add(format!("contract.cross_cutting_axes[{i}].nodes[{j}]"), format!("Aucun élément du cadre n'a la clé « {k} »."));
+                    e.add(
+                        format!("contract.cross_cutting_axes[{i}].nodes[{j}]"),
+                        format!("Aucun élément du cadre n'a la clé « {k} »."),
+                    );
                 }
             }
         }
         for (i, f) in c.flagship_actions.iter().enumerate() {
-            check_len(&mut e, &format!("contract.flagship_actions[{i}].title"), &f.title, TITLE_MAX, true);
-            check_opt(&mut e, &format!("contract.flagship_actions[{i}].carrier"), &f.carrier, TITLE_MAX);
-            check_opt(&mut e, &format!("contract.flagship_actions[{i}].description"), &f.description, TEXT_MAX);
+            check_len(
+                &mut e,
+                &format!("contract.flagship_actions[{i}].title"),
+                &f.title,
+                TITLE_MAX,
+                true,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.flagship_actions[{i}].carrier"),
+                &f.carrier,
+                TITLE_MAX,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.flagship_actions[{i}].description"),
+                &f.description,
+                TEXT_MAX,
+            );
             if let Some(k) = &f.node {
                 if !keys.contains(k) {
-                    e.add(format!("contract.flagship_actions[{i}].node"), format!("Aucun élément du cadre n'a la clé « {k} »."));
+                    e.add(
+                        format!("contract.flagship_actions[{i}].node"),
+                        format!("Aucun élément du cadre n'a la clé « {k} »."),
+                    );
                 }
             }
         }
         for (i, k) in c.key_figures.iter().enumerate() {
-            check_len(&mut e, &format!("contract.key_figures[{i}].label"), &k.label, TITLE_MAX, true);
-            check_len(&mut e, &format!("contract.key_figures[{i}].value"), &k.value, 100, true);
+            check_len(
+                &mut e,
+                &format!("contract.key_figures[{i}].label"),
+                &k.label,
+                TITLE_MAX,
+                true,
+            );
+            check_len(
+                &mut e,
+                &format!("contract.key_figures[{i}].value"),
+                &k.value,
+                100,
+                true,
+            );
         }
         let mut qpv_codes = std::collections::HashSet::new();
         for (i, q) in c.qpvs.iter().enumerate() {
             if q.code.is_none() && q.name.is_none() {
-                e.add(format!("contract.qpvs[{i}]"), "Un quartier doit avoir au moins un code ou un nom.");
+                e.add(
+                    format!("contract.qpvs[{i}]"),
+                    "Un quartier doit avoir au moins un code ou un nom.",
+                );
             }
             if let Some(code) = &q.code {
                 if !qpv_codes.insert(code.clone()) {
-                    e.add(format!("contract.qpvs[{i}].code"), format!("Le quartier {code} figure deux fois."));
+                    e.add(
+                        format!("contract.qpvs[{i}].code"),
+                        format!("Le quartier {code} figure deux fois."),
+                    );
                 }
             }
-            check_opt(&mut e, &format!("contract.qpvs[{i}].name"), &q.name, TITLE_MAX);
+            check_opt(
+                &mut e,
+                &format!("contract.qpvs[{i}].name"),
+                &q.name,
+                TITLE_MAX,
+            );
         }
         for (i, s) in c.renewal_sites.iter().enumerate() {
-            check_opt(&mut e, &format!("contract.renewal_sites[{i}].name"), &s.name, TITLE_MAX);
+            check_opt(
+                &mut e,
+                &format!("contract.renewal_sites[{i}].name"),
+                &s.name,
+                TITLE_MAX,
+            );
         }
         let mut volets = std::collections::HashSet::new();
         for (i, v) in c.local_volets.iter().enumerate() {
-            check_len(&mut e, &format!("contract.local_volets[{i}].title"), &v.title, TITLE_MAX, true);
-            check_opt(&mut e, &format!("contract.local_volets[{i}].body"), &v.body, TEXT_MAX);
+            check_len(
+                &mut e,
+                &format!("contract.local_volets[{i}].title"),
+                &v.title,
+                TITLE_MAX,
+                true,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.local_volets[{i}].body"),
+                &v.body,
+                TEXT_MAX,
+            );
             if !volets.insert(v.commune.clone()) {
-                e.add(format!("contract.local_volets[{i}].commune"), format!("La commune {} a déjà un volet local.", v.commune));
+                e.add(
+                    format!("contract.local_volets[{i}].commune"),
+                    format!("La commune {} a déjà un volet local.", v.commune),
+                );
             }
         }
         for (i, s) in c.sections.iter().enumerate() {
-            check_len(&mut e, &format!("contract.sections[{i}].title"), &s.title, TITLE_MAX, true);
-            check_opt(&mut e, &format!("contract.sections[{i}].body"), &s.body, TEXT_MAX);
+            check_len(
+                &mut e,
+                &format!("contract.sections[{i}].title"),
+                &s.title,
+                TITLE_MAX,
+                true,
+            );
+            check_opt(
+                &mut e,
+                &format!("contract.sections[{i}].body"),
+                &s.body,
+                TEXT_MAX,
+            );
             for (j, it) in s.items.iter().enumerate() {
-                check_len(&mut e, &format!("contract.sections[{i}].items[{j}]"), it, TEXT_MAX, true);
+                check_len(
+                    &mut e,
+                    &format!("contract.sections[{i}].items[{j}]"),
+                    it,
+                    TEXT_MAX,
+                    true,
+                );
             }
         }
         e.into_result()
@@ -590,7 +779,11 @@ impl ContractDocument {
 
     /// Finds a framework node by key, with its depth (0 = top level).
     pub fn find_node(&self, key: &str) -> Option<(&FrameworkNode, usize)> {
-        fn go<'a>(nodes: &'a [FrameworkNode], key: &str, depth: usize) -> Option<(&'a FrameworkNode, usize)> {
+        fn go<'a>(
+            nodes: &'a [FrameworkNode],
+            key: &str,
+            depth: usize,
+        ) -> Option<(&'a FrameworkNode, usize)> {
             for n in nodes {
                 if n.key == key {
                     return Some((n, depth));
@@ -609,9 +802,16 @@ impl Contract {
     /// The label of a framework level (falls back on the deepest label, then on "élément").
     pub fn level_label(&self, depth: usize) -> &LevelLabel {
         static DEFAULT: std::sync::OnceLock<LevelLabel> = std::sync::OnceLock::new();
-        self.levels.get(depth).or(self.levels.last()).unwrap_or_else(|| {
-            DEFAULT.get_or_init(|| LevelLabel { singular: "élément".into(), plural: "éléments".into(), declared_count: None })
-        })
+        self.levels
+            .get(depth)
+            .or(self.levels.last())
+            .unwrap_or_else(|| {
+                DEFAULT.get_or_init(|| LevelLabel {
+                    singular: "élément".into(),
+                    plural: "éléments".into(),
+                    declared_count: None,
+                })
+            })
     }
 
     /// Counts the framework's nodes at each depth.
@@ -636,11 +836,16 @@ impl Contract {
 
 /// Checks a node or axis key: 1 to 60 letters, digits, dashes, underscores or dots.
 pub fn check_node_key(key: &str) -> Result<(), String> {
-    let ok = (1..=60).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    let ok = (1..=60).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if ok {
         Ok(())
     } else {
-        Err(format!("La clé « {key} » doit compter 1 à 60 caractères : lettres, chiffres, tirets, points."))
+        Err(format!(
+            "La clé « {key} » doit compter 1 à 60 caractères : lettres, chiffres, tirets, points."
+        ))
     }
 }
 
@@ -676,21 +881,35 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_ids_are_refused() {
-        let err = ContractDocument::from_json(r#"{"format":"quartiers-contrat","version":1,"contract":{"slug":"x","nme":"y"}}"#).unwrap_err();
+        let err = ContractDocument::from_json(
+            r#"{"format":"quartiers-contrat","version":1,"contract":{"slug":"x","nme":"y"}}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("nme"), "{err}");
         let bad_siren = minimal().to_json().replace("200093201", "200093202");
-        assert!(ContractDocument::from_json(&bad_siren).unwrap_err().to_string().contains("clé de contrôle"));
+        assert!(ContractDocument::from_json(&bad_siren)
+            .unwrap_err()
+            .to_string()
+            .contains("clé de contrôle"));
     }
 
     #[test]
     fn validation_reports_paths() {
         let mut doc = minimal();
-        doc.contract.period = Period { start_year: 2030, end_year: 2024 };
+        doc.contract.period = Period {
+            start_year: 2030,
+            end_year: 2024,
+        };
         doc.contract.framework[0].children[0].key = "e1".into();
         doc.contract.flagship_actions[0].node = Some("zz".into());
         let err = doc.validate().unwrap_err();
-        assert!(err.for_field("contract.period").unwrap().contains("avant de commencer"));
-        assert!(err.for_field("contract.framework[0].children[0].key").is_some());
+        assert!(err
+            .for_field("contract.period")
+            .unwrap()
+            .contains("avant de commencer"));
+        assert!(err
+            .for_field("contract.framework[0].children[0].key")
+            .is_some());
         assert!(err.for_field("contract.flagship_actions[0].node").is_some());
     }
 

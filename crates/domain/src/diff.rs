@@ -30,7 +30,11 @@ fn render(v: &Value) -> String {
     }
 }
 
-fn flatten_object(prefix: &str, obj: &serde_json::Map<String, Value>, out: &mut BTreeMap<(String, String), String>) {
+fn flatten_object(
+    prefix: &str,
+    obj: &serde_json::Map<String, Value>,
+    out: &mut BTreeMap<(String, String), String>,
+) {
     for (field, v) in obj {
         match (field.as_str(), v) {
             ("children", Value::Array(children)) => flatten_nodes(children, out),
@@ -91,7 +95,12 @@ pub fn diff(before: Option<&ContractDocument>, after: Option<&ContractDocument>)
     for k in keys {
         let (x, y) = (a.get(k), b.get(k));
         if x != y {
-            changes.push(Change { element: k.0.clone(), field: k.1.clone(), before: x.cloned(), after: y.cloned() });
+            changes.push(Change {
+                element: k.0.clone(),
+                field: k.1.clone(),
+                before: x.cloned(),
+                after: y.cloned(),
+            });
         }
     }
     changes
@@ -131,7 +140,9 @@ mod tests {
         let mut b = doc();
         b.contract.framework.pop();
         let changes = diff(Some(&a), Some(&b));
-        assert!(changes.iter().all(|c| c.element == "framework/e2" && c.after.is_none()));
+        assert!(changes
+            .iter()
+            .all(|c| c.element == "framework/e2" && c.after.is_none()));
         assert!(!changes.is_empty());
     }
 }

@@ -93,7 +93,9 @@ impl Siren {
             return Err(format!("« {s} » n'est pas un SIREN : il faut 9 chiffres."));
         }
         if !luhn_valid(&s) {
-            return Err(format!("Le SIREN « {s} » est invalide : sa clé de contrôle ne correspond pas."));
+            return Err(format!(
+                "Le SIREN « {s} » est invalide : sa clé de contrôle ne correspond pas."
+            ));
         }
         Ok(Self(s))
     }
@@ -112,9 +114,12 @@ impl Siret {
             return Err(format!("« {s} » n'est pas un SIRET : il faut 14 chiffres."));
         }
         // La Poste (SIREN 356000000) numbers its establishments with a digit-sum rule instead.
-        let la_poste = s.starts_with("356000000") && s.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0;
+        let la_poste = s.starts_with("356000000")
+            && s.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0;
         if !la_poste && !luhn_valid(&s) {
-            return Err(format!("Le SIRET « {s} » est invalide : sa clé de contrôle ne correspond pas."));
+            return Err(format!(
+                "Le SIRET « {s} » est invalide : sa clé de contrôle ne correspond pas."
+            ));
         }
         Ok(Self(s))
     }
@@ -135,12 +140,18 @@ impl QpvCode {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_uppercase();
         let b = s.as_bytes();
-        let gen2024 = b.len() == 8 && s.starts_with("QN") && b[2..7].iter().all(u8::is_ascii_alphanumeric) && b[7].is_ascii_uppercase();
-        let gen2015 = b.len() == 8 && s.starts_with("QP") && b[2..].iter().all(u8::is_ascii_alphanumeric);
+        let gen2024 = b.len() == 8
+            && s.starts_with("QN")
+            && b[2..7].iter().all(u8::is_ascii_alphanumeric)
+            && b[7].is_ascii_uppercase();
+        let gen2015 =
+            b.len() == 8 && s.starts_with("QP") && b[2..].iter().all(u8::is_ascii_alphanumeric);
         if gen2024 || gen2015 {
             Ok(Self(s))
         } else {
-            Err(format!("« {s} » n'est pas un code QPV (QN + 6 caractères pour 2024, QP + 6 pour 2015)."))
+            Err(format!(
+                "« {s} » n'est pas un code QPV (QN + 6 caractères pour 2024, QP + 6 pour 2015)."
+            ))
         }
     }
     /// The generation of the code: "2024" or "2015".
@@ -173,7 +184,9 @@ mod tests {
         for ok in ["200093201", "246200364", "245901160", "200 093 201"] {
             assert!(Siren::parse(ok).is_ok(), "{ok}");
         }
-        assert!(Siren::parse("200093202").unwrap_err().contains("clé de contrôle"));
+        assert!(Siren::parse("200093202")
+            .unwrap_err()
+            .contains("clé de contrôle"));
         assert!(Siren::parse("12345").unwrap_err().contains("9 chiffres"));
     }
 
@@ -197,6 +210,11 @@ mod tests {
     #[test]
     fn serde_rejects_invalid() {
         assert!(serde_json::from_str::<Siren>("\"200093202\"").is_err());
-        assert_eq!(serde_json::from_str::<InseeCode>("\"59350\"").unwrap().as_str(), "59350");
+        assert_eq!(
+            serde_json::from_str::<InseeCode>("\"59350\"")
+                .unwrap()
+                .as_str(),
+            "59350"
+        );
     }
 }

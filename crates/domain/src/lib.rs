@@ -6,6 +6,7 @@
 
 pub mod contract;
 pub mod diff;
+pub mod edit;
 pub mod ids;
 pub mod money;
 pub mod permissions;

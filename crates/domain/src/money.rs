@@ -4,7 +4,20 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A non-negative amount of euros, in cents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
+)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Cents(i64);
 
@@ -40,19 +53,35 @@ impl Cents {
             Some((i, f)) => (i, f),
             None => (normalized.as_str(), ""),
         };
-        let bad = || format!("« {} » n'est pas un montant en euros (exemple : 20 000 000 ou 1500,50).", s.trim());
+        let bad = || {
+            format!(
+                "« {} » n'est pas un montant en euros (exemple : 20 000 000 ou 1500,50).",
+                s.trim()
+            )
+        };
         if int_part.starts_with('-') {
             return Err("Le montant ne peut pas être négatif.".into());
         }
-        if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) || frac_part.len() > 2 || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        if int_part.is_empty()
+            || !int_part.bytes().all(|b| b.is_ascii_digit())
+            || frac_part.len() > 2
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let euros: i64 = int_part.parse().map_err(|_| bad())?;
-        let mut frac: i64 = if frac_part.is_empty() { 0 } else { frac_part.parse().map_err(|_| bad())? };
+        let mut frac: i64 = if frac_part.is_empty() {
+            0
+        } else {
+            frac_part.parse().map_err(|_| bad())?
+        };
         if frac_part.len() == 1 {
             frac *= 10;
         }
-        let cents = euros.checked_mul(100).and_then(|c| c.checked_add(frac)).ok_or_else(bad)?;
+        let cents = euros
+            .checked_mul(100)
+            .and_then(|c| c.checked_add(frac))
+            .ok_or_else(bad)?;
         Self::new(cents)
     }
 }
@@ -97,25 +126,39 @@ mod tests {
 
     #[test]
     fn parses_french_amounts() {
-        assert_eq!(Cents::parse_euros("20 000 000").unwrap().get(), 2_000_000_000);
+        assert_eq!(
+            Cents::parse_euros("20 000 000").unwrap().get(),
+            2_000_000_000
+        );
         assert_eq!(Cents::parse_euros("1500,5").unwrap().get(), 150_050);
         assert_eq!(Cents::parse_euros("1.75 €").unwrap().get(), 175);
         assert!(Cents::parse_euros("-3").unwrap_err().contains("négatif"));
         assert!(Cents::parse_euros("abc").is_err());
         assert!(Cents::parse_euros("1,234").is_err());
         assert!(Cents::parse_euros("").is_err());
-        assert!(Cents::parse_euros("99999999999999").unwrap_err().contains("10 milliards"));
+        assert!(Cents::parse_euros("99999999999999")
+            .unwrap_err()
+            .contains("10 milliards"));
     }
 
     #[test]
     fn displays_french_format() {
-        assert_eq!(Cents::new(2_000_000_000).unwrap().to_string(), "20\u{202f}000\u{202f}000\u{a0}€");
-        assert_eq!(Cents::new(150_050).unwrap().to_string(), "1\u{202f}500,50\u{a0}€");
+        assert_eq!(
+            Cents::new(2_000_000_000).unwrap().to_string(),
+            "20\u{202f}000\u{202f}000\u{a0}€"
+        );
+        assert_eq!(
+            Cents::new(150_050).unwrap().to_string(),
+            "1\u{202f}500,50\u{a0}€"
+        );
     }
 
     #[test]
     fn serde_refuses_negative() {
         assert!(serde_json::from_str::<Cents>("-1").is_err());
-        assert_eq!(serde_json::from_str::<Cents>("170000000").unwrap().get(), 170_000_000);
+        assert_eq!(
+            serde_json::from_str::<Cents>("170000000").unwrap().get(),
+            170_000_000
+        );
     }
 }

@@ -77,7 +77,10 @@ pub enum Action {
 impl Principal {
     /// The role held on a contract, if any.
     pub fn role_on(&self, contract_id: i64) -> Option<Role> {
-        self.roles.iter().find(|(c, _)| *c == contract_id).map(|(_, r)| *r)
+        self.roles
+            .iter()
+            .find(|(c, _)| *c == contract_id)
+            .map(|(_, r)| *r)
     }
 
     /// Whether the principal may perform `action`.
@@ -87,7 +90,10 @@ impl Principal {
         }
         match action {
             Action::EditContract(c) => self.role_on(c) == Some(Role::Pilote),
-            Action::CreateContract | Action::DeleteContract(_) | Action::ManageUsers | Action::Administer => false,
+            Action::CreateContract
+            | Action::DeleteContract(_)
+            | Action::ManageUsers
+            | Action::Administer => false,
         }
     }
 }
@@ -102,7 +108,12 @@ mod tests {
     use super::*;
 
     fn user(roles: Vec<(i64, Role)>) -> Principal {
-        Principal { user_id: 1, email: "a@b.fr".into(), is_admin: false, roles }
+        Principal {
+            user_id: 1,
+            email: "a@b.fr".into(),
+            is_admin: false,
+            roles,
+        }
     }
 
     #[test]
@@ -124,8 +135,15 @@ mod tests {
 
     #[test]
     fn admin_can_everything() {
-        let a = Principal { is_admin: true, ..Default::default() };
-        assert!(a.can(Action::ManageUsers) && a.can(Action::EditContract(9)) && a.can(Action::CreateContract));
+        let a = Principal {
+            is_admin: true,
+            ..Default::default()
+        };
+        assert!(
+            a.can(Action::ManageUsers)
+                && a.can(Action::EditContract(9))
+                && a.can(Action::CreateContract)
+        );
     }
 
     #[test]
