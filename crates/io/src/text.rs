@@ -1,0 +1,189 @@
+//! Text helpers shared by column detection and the address geocoder:
+//! accent folding, tokenisation and decimal number parsing.
+//!
+//! Accent removal relies on `unicode-normalization` (NFKD decomposition then
+//! dropping combining marks) instead of a hand-written table, so every Latin
+//! letter with diacritics is handled; only ligatures (œ, æ, ß) that NFKD does
+//! not decompose are mapped by hand.
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Folds `s` to lowercase ASCII-ish text: accents removed, ligatures
+/// expanded, every character that is not a letter or a digit replaced by a
+/// single space, leading/trailing spaces trimmed.
+///
+/// ```
+/// assert_eq!(quartiers_io::text::fold("Rue de l'Abbé-Lemire, n°12"), "rue de l abbe lemire n 12");
+/// ```
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// Same as [`fold`] but appends into a caller-supplied buffer (which is
+/// cleared first), to avoid allocations in hot loops.
+pub fn fold_into(s: &str, out: &mut String) {
+    out.clear();
+    let mut pending_space = false;
+    let push = |c: char, out: &mut String, pending_space: &mut bool| {
+        if *pending_space && !out.is_empty() {
+            out.push(' ');
+        }
+        *pending_space = false;
+        out.push(c);
+    };
+    // Fast path for ASCII input: no decomposition needed.
+    if s.is_ascii() {
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() {
+                push(b.to_ascii_lowercase() as char, out, &mut pending_space);
+            } else {
+                pending_space = true;
+            }
+        }
+        return;
+    }
+    for c in s.nfkd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        match c {
+            'œ' | 'Œ' => {
+                push('o', out, &mut pending_space);
+                push('e', out, &mut pending_space);
+            }
+            'æ' | 'Æ' => {
+                push('a', out, &mut pending_space);
+                push('e', out, &mut pending_space);
+            }
+            'ß' => {
+                push('s', out, &mut pending_space);
+                push('s', out, &mut pending_space);
+            }
+            c if c.is_alphanumeric() => {
+                for l in c.to_lowercase() {
+                    push(l, out, &mut pending_space);
+                }
+            }
+            _ => pending_space = true,
+        }
+    }
+}
+
+/// Normalises a column header for detection: [`fold`]ed, words joined with
+/// `_` (`"Code Postal"` → `"code_postal"`, `"N°"` → `"n"`).
+pub fn header_key(s: &str) -> String {
+    fold(s).replace(' ', "_")
+}
+
+/// Parses a decimal number written with `,` or `.` as decimal separator,
+/// tolerating surrounding spaces and thousands separators (space,
+/// no-break space, narrow no-break space, or the other punctuation sign when
+/// both are present: `1.234,5`, `1,234.5`). Returns `None` for empty,
+/// non-numeric or non-finite values.
+///
+/// Hand-written because the only allocation-free alternative would be a
+/// locale crate; the actual conversion is delegated to `str::parse::<f64>`.
+///
+/// ```
+/// use quartiers_io::text::parse_decimal;
+/// assert_eq!(parse_decimal(" 3,0573 "), Some(3.0573));
+/// assert_eq!(parse_decimal("704 123,5"), Some(704123.5));
+/// assert_eq!(parse_decimal("abc"), None);
+/// ```
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    // Fast path: plain ASCII number with '.' only.
+    if let Ok(v) = s.parse::<f64>() {
+        if v.is_finite() && s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+            return Some(v);
+        }
+    }
+    let last_comma = s.rfind(',');
+    let last_dot = s.rfind('.');
+    let decimal = match (last_comma, last_dot) {
+        (Some(c), Some(d)) => Some(if c > d { ',' } else { '.' }),
+        (Some(_), None) => {
+            // Several commas and no dot: "1,234,567" is a thousands grouping.
+            if s.matches(',').count() > 1 {
+                None
+            } else {
+                Some(',')
+            }
+        }
+        (None, Some(_)) => {
+            if s.matches('.').count() > 1 {
+                None
+            } else {
+                Some('.')
+            }
+        }
+        (None, None) => None,
+    };
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for c in s.chars() {
+        let b = match c {
+            '0'..='9' | '-' | '+' | 'e' | 'E' => c as u8,
+            ',' | '.' => {
+                if Some(c) == decimal {
+                    b'.'
+                } else {
+                    continue;
+                }
+            }
+            ' ' | '\u{a0}' | '\u{202f}' | '\'' => continue,
+            _ => return None,
+        };
+        buf[n] = b;
+        n += 1;
+    }
+    let t = std::str::from_utf8(&buf[..n]).ok()?;
+    let v: f64 = t.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_removes_accents_and_punctuation() {
+        assert_eq!(fold("Évry-Courcouronnes"), "evry courcouronnes");
+        assert_eq!(fold("  LIÉVIN  "), "lievin");
+        assert_eq!(fold("Cœur de Ville"), "coeur de ville");
+        assert_eq!(fold("ÇA;va"), "ca va");
+        assert_eq!(fold(""), "");
+        assert_eq!(fold("---"), "");
+    }
+
+    #[test]
+    fn header_keys() {
+        assert_eq!(header_key("Code Postal"), "code_postal");
+        assert_eq!(header_key("N°"), "n");
+        assert_eq!(header_key(" Longitude (WGS84) "), "longitude_wgs84");
+        assert_eq!(header_key("\u{feff}lat"), "lat");
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal("50.6292"), Some(50.6292));
+        assert_eq!(parse_decimal("50,6292"), Some(50.6292));
+        assert_eq!(parse_decimal("-1,5"), Some(-1.5));
+        assert_eq!(parse_decimal("1.234,5"), Some(1234.5));
+        assert_eq!(parse_decimal("1,234.5"), Some(1234.5));
+        assert_eq!(parse_decimal("7\u{a0}041\u{a0}234"), Some(7041234.0));
+        assert_eq!(parse_decimal("1,234,567"), Some(1234567.0));
+        assert_eq!(parse_decimal(""), None);
+        assert_eq!(parse_decimal("  "), None);
+        assert_eq!(parse_decimal("NaN"), None);
+        assert_eq!(parse_decimal("inf"), None);
+        assert_eq!(parse_decimal("12 rue"), None);
+        assert_eq!(parse_decimal("1e3"), Some(1000.0));
+    }
+}

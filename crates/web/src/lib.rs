@@ -1,0 +1,53 @@
+//! Quartiers web platform: the French pages (server-rendered, DSFR), the JSON API under
+//! `/api/v1` with its OpenAPI document, and the session and CSRF machinery they share.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod changes;
+pub mod error;
+pub mod layout;
+pub mod pages;
+
+use axum::Router;
+use quartiers_store::Store;
+use std::sync::Arc;
+
+/// Settings of a running platform.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Name shown in the header (the institution operating the platform).
+    pub institution_name: String,
+    /// Show the Marianne block "République française": only for State services.
+    pub state_service: bool,
+    /// Mark cookies `Secure` (on behind HTTPS; off for plain-HTTP local use and tests).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { institution_name: "Quartiers".into(), state_service: false, secure_cookies: false }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+/// The whole application: pages, API, assets, with tracing and a body-size limit.
+pub fn app(store: Store, config: Config) -> Router {
+    let state = AppState { store, config: Arc::new(config) };
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(assets::routes())
+        .fallback(pages::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
