@@ -21,7 +21,12 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Db {
     /// Database: a SQLite file path (default quartiers.db in the working directory) or a postgres:// URL.
-    #[arg(long = "database", env = "DATABASE_URL", default_value = "quartiers.db", global = true)]
+    #[arg(
+        long = "database",
+        env = "DATABASE_URL",
+        default_value = "quartiers.db",
+        global = true
+    )]
     url: String,
 }
 
@@ -107,7 +112,9 @@ enum ContractCommand {
 }
 
 async fn open(db: &Db) -> anyhow::Result<Store> {
-    Store::open(&db.url).await.with_context(|| "ouverture de la base de données impossible")
+    Store::open(&db.url)
+        .await
+        .with_context(|| "ouverture de la base de données impossible")
 }
 
 fn read_password() -> anyhow::Result<Password> {
@@ -137,15 +144,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tracing::info!(?loaded, "demonstration contracts loaded");
                 }
             }
-            let config = quartiers_web::Config { institution_name: args.institution, state_service: args.state_service, secure_cookies: args.secure_cookies };
+            let config = quartiers_web::Config {
+                institution_name: args.institution,
+                state_service: args.state_service,
+                secure_cookies: args.secure_cookies,
+            };
             let app = quartiers_web::app(store, config);
-            let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("impossible d'écouter sur {}", args.listen))?;
+            let listener = tokio::net::TcpListener::bind(&args.listen)
+                .await
+                .with_context(|| format!("impossible d'écouter sur {}", args.listen))?;
             eprintln!("Quartiers écoute sur http://{}", listener.local_addr()?);
-            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
         }
         Command::Migrate(db) => {
             let store = Store::connect(&db.url).await?;
@@ -157,39 +173,92 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("Migration appliquée : {m}");
             }
         }
-        Command::User { command: UserCommand::Add { email, role, contract, institution, db } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    role,
+                    contract,
+                    institution,
+                    db,
+                },
+        } => {
             let store = open(&db).await?;
             let is_admin = role == "admin";
-            let role = if is_admin { None } else { Some(Role::parse(&role).map_err(anyhow::Error::msg)?) };
+            let role = if is_admin {
+                None
+            } else {
+                Some(Role::parse(&role).map_err(anyhow::Error::msg)?)
+            };
             let contract_id = match (&role, &contract) {
-                (Some(_), None) => bail!("Le rôle {} s'exerce sur un contrat : précisez --contract.", role.map(|r| r.code()).unwrap_or_default()),
-                (_, Some(slug)) => Some(store.contract(slug).await.with_context(|| format!("contrat « {slug} » introuvable"))?.id),
+                (Some(_), None) => bail!(
+                    "Le rôle {} s'exerce sur un contrat : précisez --contract.",
+                    role.map(|r| r.code()).unwrap_or_default()
+                ),
+                (_, Some(slug)) => Some(
+                    store
+                        .contract(slug)
+                        .await
+                        .with_context(|| format!("contrat « {slug} » introuvable"))?
+                        .id,
+                ),
                 (None, None) => None,
             };
             let password = read_password()?;
             let hash = auth::hash_password(&password)?;
             let id = store.create_user(&email, None, &hash, is_admin).await?;
             if let (Some(role), Some(cid)) = (role, contract_id) {
-                store.grant_role(id, cid, role, institution.as_deref()).await?;
+                store
+                    .grant_role(id, cid, role, institution.as_deref())
+                    .await?;
             }
             println!("Compte créé : {email}");
         }
-        Command::Contract { command: ContractCommand::Import { file, db } } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("lecture de {} impossible", file.display()))?;
+        Command::Contract {
+            command: ContractCommand::Import { file, db },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("lecture de {} impossible", file.display()))?;
             let doc = ContractDocument::from_json(&text).map_err(|e| {
-                let lines: Vec<String> = e.0.iter().map(|f| format!("  {} : {}", f.field, f.message)).collect();
-                anyhow::anyhow!("{} refusé, rien n'a été importé :\n{}", file.display(), lines.join("\n"))
+                let lines: Vec<String> =
+                    e.0.iter()
+                        .map(|f| format!("  {} : {}", f.field, f.message))
+                        .collect();
+                anyhow::anyhow!(
+                    "{} refusé, rien n'a été importé :\n{}",
+                    file.display(),
+                    lines.join("\n")
+                )
             })?;
             let store = open(&db).await?;
-            changes::import_as(&store, &doc, Author { user_id: None, label: "ligne de commande".into() }).await?;
+            changes::import_as(
+                &store,
+                &doc,
+                Author {
+                    user_id: None,
+                    label: "ligne de commande".into(),
+                },
+            )
+            .await?;
             println!("Contrat importé : {}", doc.contract.slug);
         }
-        Command::Contract { command: ContractCommand::Export { contract, output, db } } => {
+        Command::Contract {
+            command:
+                ContractCommand::Export {
+                    contract,
+                    output,
+                    db,
+                },
+        } => {
             let store = open(&db).await?;
-            let stored = store.contract(&contract).await.with_context(|| format!("contrat « {contract} » introuvable"))?;
+            let stored = store
+                .contract(&contract)
+                .await
+                .with_context(|| format!("contrat « {contract} » introuvable"))?;
             let json = stored.document.to_json();
             match output {
-                Some(path) => std::fs::write(&path, json).with_context(|| format!("écriture de {} impossible", path.display()))?,
+                Some(path) => std::fs::write(&path, json)
+                    .with_context(|| format!("écriture de {} impossible", path.display()))?,
                 None => print!("{json}"),
             }
         }
@@ -199,7 +268,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into())).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -472,10 +472,20 @@ impl ContractDocument {
     /// then validates it, reporting the path of every fault.
     pub fn from_json(text: &str) -> Result<Self, ValidationErrors> {
         let doc: Self = serde_json::from_str(text).map_err(|e| {
-            ValidationErrors::single(
-                format!("ligne {}, colonne {}", e.line(), e.column()),
-                format!("Fichier de contrat invalide : {e}"),
-            )
+            use serde_json::error::Category;
+            let place = format!("ligne {}, colonne {}", e.line(), e.column());
+            let message = match e.classify() {
+                Category::Eof => format!(
+                    "Fichier de contrat tronqué : il s'arrête avant la fin du document ({place})."
+                ),
+                Category::Syntax => {
+                    format!("Fichier de contrat mal formé : JSON invalide à la {place}.")
+                }
+                Category::Io => format!("Fichier de contrat illisible ({place})."),
+                // serde names the offending field or value (`unknown field `nme``): keep its words.
+                Category::Data => format!("Valeur refusée à la {place} : {e}"),
+            };
+            ValidationErrors::single(place, message)
         })?;
         doc.validate()?;
         Ok(doc)

@@ -10,7 +10,10 @@ use quartiers_io::output::{process_csv, ProcessOptions, RowResult, Status};
 use quartiers_io::table::RowInput;
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = std::env::temp_dir();
     let input = dir.join("quartiers-bench-in.csv");
     let output = dir.join("quartiers-bench-out.csv");
@@ -20,7 +23,12 @@ fn main() {
         for i in 0..n {
             let lon = 2.8 + (i % 10_000) as f64 * 0.0001;
             let lat = 50.3 + (i % 7_919) as f64 * 0.0001;
-            writeln!(w, "{i};Établissement {i};{} rue de la Paix 59000 Lille;{lon:.6};{lat:.6}", i % 200).unwrap();
+            writeln!(
+                w,
+                "{i};Établissement {i};{} rue de la Paix 59000 Lille;{lon:.6};{lat:.6}",
+                i % 200
+            )
+            .unwrap();
         }
     }
     let size = std::fs::metadata(&input).unwrap().len();
@@ -34,7 +42,10 @@ fn main() {
                 distance_qpv_m: Some(12.0),
                 ..RowResult::in_qpv("QN05971M", "Secteur Ouest")
             },
-            _ => RowResult { distance_qpv_m: Some(1500.0), ..RowResult::new(Status::OutsideQpv) },
+            _ => RowResult {
+                distance_qpv_m: Some(1500.0),
+                ..RowResult::new(Status::OutsideQpv)
+            },
         },
         |_| {},
     )

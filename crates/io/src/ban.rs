@@ -164,14 +164,20 @@ impl<R: Read> BanReader<R> {
         let headers = csv.headers()?.clone();
         let mut idx = [None; 23];
         for (k, name) in BAN_COLUMNS.iter().enumerate() {
-            idx[k] = headers.iter().position(|h| h.trim_start_matches('\u{feff}').trim() == *name);
+            idx[k] = headers
+                .iter()
+                .position(|h| h.trim_start_matches('\u{feff}').trim() == *name);
         }
         for required in [0usize, 2, 4, 5, 6, 7, 12, 13] {
             if idx[required].is_none() {
                 return Err(BanError::MissingColumn(BAN_COLUMNS[required].to_string()));
             }
         }
-        Ok(BanReader { csv, idx, record: csv::StringRecord::new() })
+        Ok(BanReader {
+            csv,
+            idx,
+            record: csv::StringRecord::new(),
+        })
     }
 
     fn get(&self, k: usize) -> &str {
@@ -189,8 +195,12 @@ impl<R: Read> Iterator for BanReader<R> {
             Err(e) => return Some(Err(e.into())),
         }
         let line = self.record.position().map_or(0, |p| p.line());
-        let (Some(lon), Some(lat)) = (parse_decimal(self.get(12)), parse_decimal(self.get(13))) else {
-            return Some(Err(BanError::BadRow { line, message: "longitude ou latitude illisible".into() }));
+        let (Some(lon), Some(lat)) = (parse_decimal(self.get(12)), parse_decimal(self.get(13)))
+        else {
+            return Some(Err(BanError::BadRow {
+                line,
+                message: "longitude ou latitude illisible".into(),
+            }));
         };
         let numero = self.get(2).trim().parse::<u32>().unwrap_or(0);
         let s = |k: usize| self.get(k).to_string();
@@ -280,18 +290,70 @@ fn expand(token: &str) -> &str {
 }
 
 fn is_stopword(t: &str) -> bool {
-    matches!(t, "de" | "du" | "des" | "d" | "la" | "le" | "les" | "l" | "et" | "a" | "au" | "aux" | "en" | "sur" | "cedex")
+    matches!(
+        t,
+        "de" | "du"
+            | "des"
+            | "d"
+            | "la"
+            | "le"
+            | "les"
+            | "l"
+            | "et"
+            | "a"
+            | "au"
+            | "aux"
+            | "en"
+            | "sur"
+            | "cedex"
+    )
 }
 
 /// Street type words: matched with a lower weight than the name itself.
 fn is_type_word(t: &str) -> bool {
     matches!(
         t,
-        "rue" | "avenue" | "boulevard" | "place" | "chemin" | "impasse" | "allee" | "route" | "faubourg"
-            | "square" | "quai" | "cours" | "passage" | "residence" | "lotissement" | "sentier" | "villa"
-            | "esplanade" | "promenade" | "hameau" | "chaussee" | "carrefour" | "parvis" | "ruelle"
-            | "traverse" | "cite" | "voie" | "sente" | "mail" | "rond" | "point" | "clos" | "cour"
-            | "domaine" | "montee" | "quartier" | "lieu" | "dit" | "pont" | "porte" | "parc"
+        "rue"
+            | "avenue"
+            | "boulevard"
+            | "place"
+            | "chemin"
+            | "impasse"
+            | "allee"
+            | "route"
+            | "faubourg"
+            | "square"
+            | "quai"
+            | "cours"
+            | "passage"
+            | "residence"
+            | "lotissement"
+            | "sentier"
+            | "villa"
+            | "esplanade"
+            | "promenade"
+            | "hameau"
+            | "chaussee"
+            | "carrefour"
+            | "parvis"
+            | "ruelle"
+            | "traverse"
+            | "cite"
+            | "voie"
+            | "sente"
+            | "mail"
+            | "rond"
+            | "point"
+            | "clos"
+            | "cour"
+            | "domaine"
+            | "montee"
+            | "quartier"
+            | "lieu"
+            | "dit"
+            | "pont"
+            | "porte"
+            | "parc"
     )
 }
 
@@ -335,7 +397,10 @@ pub fn canonical_rep(rep: &str) -> String {
 }
 
 fn is_rep_word(t: &str) -> bool {
-    matches!(t, "bis" | "ter" | "quater" | "quinquies" | "b" | "t" | "q" | "a" | "c" | "d" | "e" | "f")
+    matches!(
+        t,
+        "bis" | "ter" | "quater" | "quinquies" | "b" | "t" | "q" | "a" | "c" | "d" | "e" | "f"
+    )
 }
 
 /// A free-text query split into its parts.
@@ -367,11 +432,17 @@ pub fn parse_query(text: &str) -> ParsedQuery {
     let mut raw: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
     let mut q = ParsedQuery::default();
     // Postcode: last 5-digit token.
-    if let Some(i) = raw.iter().rposition(|t| t.len() == 5 && t.bytes().all(|b| b.is_ascii_digit())) {
+    if let Some(i) = raw
+        .iter()
+        .rposition(|t| t.len() == 5 && t.bytes().all(|b| b.is_ascii_digit()))
+    {
         q.code_postal = Some(raw.remove(i).to_string());
     }
     // Optional "n", "no", "numero" before the number.
-    if raw.len() > 1 && matches!(raw[0], "n" | "no" | "num" | "numero") && raw[1].starts_with(|c: char| c.is_ascii_digit()) {
+    if raw.len() > 1
+        && matches!(raw[0], "n" | "no" | "num" | "numero")
+        && raw[1].starts_with(|c: char| c.is_ascii_digit())
+    {
         raw.remove(0);
     }
     if let Some(first) = raw.first().copied() {
@@ -515,7 +586,11 @@ pub struct AddressIndexBuilder {
     postcode_ids: HashMap<String, u32>,
 }
 
-fn intern<K: std::hash::Hash + Eq + Clone, V: Copy>(map: &mut HashMap<K, V>, key: &K, mk: impl FnOnce() -> V) -> V {
+fn intern<K: std::hash::Hash + Eq + Clone, V: Copy>(
+    map: &mut HashMap<K, V>,
+    key: &K,
+    mk: impl FnOnce() -> V,
+) -> V {
     if let Some(v) = map.get(key) {
         return *v;
     }
@@ -581,7 +656,15 @@ impl AddressIndexBuilder {
             ix.reps.push(rep_key.clone());
             (ix.reps.len() - 1) as u16
         });
-        ix.addrs.push(Addr { street, numero: r.numero, rep, postcode: pc, lon: r.lon, lat: r.lat, id: r.id.as_str().into() });
+        ix.addrs.push(Addr {
+            street,
+            numero: r.numero,
+            rep,
+            postcode: pc,
+            lon: r.lon,
+            lat: r.lat,
+            id: r.id.as_str().into(),
+        });
     }
 
     /// Finalises the index (sorting and inverted indexes).
@@ -589,7 +672,11 @@ impl AddressIndexBuilder {
         let mut ix = self.index;
         let reps = ix.reps.clone();
         ix.addrs.sort_by(|a, b| {
-            (a.street, a.numero, &reps[a.rep as usize]).cmp(&(b.street, b.numero, &reps[b.rep as usize]))
+            (a.street, a.numero, &reps[a.rep as usize]).cmp(&(
+                b.street,
+                b.numero,
+                &reps[b.rep as usize],
+            ))
         });
         let mut i = 0;
         while i < ix.addrs.len() {
@@ -624,7 +711,10 @@ impl AddressIndexBuilder {
                 }
             }
             for &pc in &c.postcodes {
-                ix.communes_by_postcode.entry(pc).or_default().push(cid as u32);
+                ix.communes_by_postcode
+                    .entry(pc)
+                    .or_default()
+                    .push(cid as u32);
             }
         }
         ix
@@ -720,7 +810,9 @@ impl AddressIndex {
     fn communes_named(&self, tokens: &[String]) -> Vec<(u32, Vec<usize>)> {
         let mut found: Vec<(u32, Vec<usize>)> = Vec::new();
         for i in 0..tokens.len() {
-            let Some(cands) = self.commune_by_first_token.get(&tokens[i]) else { continue };
+            let Some(cands) = self.commune_by_first_token.get(&tokens[i]) else {
+                continue;
+            };
             for &c in cands {
                 for name in &self.communes[c as usize].names {
                     if tokens.len() - i >= name.len() && tokens[i..i + name.len()] == name[..] {
@@ -739,7 +831,11 @@ impl AddressIndex {
 
     fn candidates(&self, q: &ParsedQuery, communes: &HashSet<u32>) -> HashSet<u32> {
         let mut out = HashSet::new();
-        let mut lists: Vec<&Vec<u32>> = q.tokens.iter().filter_map(|t| self.by_token.get(t)).collect();
+        let mut lists: Vec<&Vec<u32>> = q
+            .tokens
+            .iter()
+            .filter_map(|t| self.by_token.get(t))
+            .collect();
         if lists.is_empty() {
             // Typo tolerance: look for vocabulary words one edit away.
             for t in q.tokens.iter().filter(|t| t.chars().count() >= 5) {
@@ -753,7 +849,10 @@ impl AddressIndex {
         lists.sort_by_key(|l| l.len());
         for (k, l) in lists.iter().enumerate() {
             if !communes.is_empty() {
-                out.extend(l.iter().filter(|s| communes.contains(&self.streets[**s as usize].commune)));
+                out.extend(
+                    l.iter()
+                        .filter(|s| communes.contains(&self.streets[**s as usize].commune)),
+                );
             }
             // Rare words: keep streets of any commune (wrong or missing commune).
             if k < 2 && l.len() <= 2_000 || communes.is_empty() && k == 0 {
@@ -775,7 +874,11 @@ impl AddressIndex {
             return None;
         }
         let named = self.communes_named(&q.tokens);
-        let pc_id = q.code_postal.as_ref().and_then(|p| self.postcodes.iter().position(|x| x == p)).map(|i| i as u32);
+        let pc_id = q
+            .code_postal
+            .as_ref()
+            .and_then(|p| self.postcodes.iter().position(|x| x == p))
+            .map(|i| i as u32);
         let mut communes: HashSet<u32> = named.iter().map(|(c, _)| *c).collect();
         if let Some(pc) = pc_id {
             if let Some(cs) = self.communes_by_postcode.get(&pc) {
@@ -792,7 +895,8 @@ impl AddressIndex {
                 None => true,
                 Some((b, bs)) => {
                     s > b + 1e-9
-                        || ((s - b).abs() <= 1e-9 && self.streets[sid as usize].len > self.streets[bs as usize].len)
+                        || ((s - b).abs() <= 1e-9
+                            && self.streets[sid as usize].len > self.streets[bs as usize].len)
                 }
             };
             if better {
@@ -804,7 +908,13 @@ impl AddressIndex {
     }
 
     /// Street/commune agreement score in [0, 1] (before the house number).
-    fn score_street(&self, q: &ParsedQuery, sid: u32, named: &[(u32, Vec<usize>)], pc_id: Option<u32>) -> f64 {
+    fn score_street(
+        &self,
+        q: &ParsedQuery,
+        sid: u32,
+        named: &[(u32, Vec<usize>)],
+        pc_id: Option<u32>,
+    ) -> f64 {
         let st = &self.streets[sid as usize];
         let mut used = vec![false; q.tokens.len()];
         let (mut got, mut total) = (0.0, 0.0);
@@ -833,13 +943,17 @@ impl AddressIndex {
         let street_score = if total > 0.0 { got / total } else { 0.0 };
 
         // Commune: named in the query (tokens not used by the street), and/or postcode.
-        let this_named = named.iter().find(|(c, pos)| *c == st.commune && pos.iter().all(|&p| !used[p]));
+        let this_named = named
+            .iter()
+            .find(|(c, pos)| *c == st.commune && pos.iter().all(|&p| !used[p]));
         if let Some((_, pos)) = this_named {
             for &p in pos {
                 used[p] = true;
             }
         }
-        let other_named = named.iter().any(|(c, pos)| *c != st.commune && pos.iter().all(|&p| !used[p]));
+        let other_named = named
+            .iter()
+            .any(|(c, pos)| *c != st.commune && pos.iter().all(|&p| !used[p]));
         let coverage = used.iter().filter(|u| **u).count() as f64 / q.tokens.len() as f64;
         let commune = &self.communes[st.commune as usize];
         let pc_ok = pc_id.map(|pc| st.postcodes.contains(&pc) || commune.postcodes.contains(&pc));
@@ -867,7 +981,11 @@ impl AddressIndex {
             let same_num: Vec<&Addr> = addrs.iter().filter(|a| a.numero == n).collect();
             if let Some(a) = same_num.iter().find(|a| self.reps[a.rep as usize] == want) {
                 hit = Some(a);
-            } else if let Some(a) = same_num.iter().find(|a| self.reps[a.rep as usize].is_empty()).or(same_num.first()) {
+            } else if let Some(a) = same_num
+                .iter()
+                .find(|a| self.reps[a.rep as usize].is_empty())
+                .or(same_num.first())
+            {
                 // Number found with another repetition index.
                 hit = Some(a);
                 score -= 0.03;
@@ -886,7 +1004,10 @@ impl AddressIndex {
                 if rep.is_empty() {
                     format!("{} {} {} {}", a.numero, st.name, postcode, commune.name)
                 } else {
-                    format!("{} {} {} {} {}", a.numero, rep, st.name, postcode, commune.name)
+                    format!(
+                        "{} {} {} {} {}",
+                        a.numero, rep, st.name, postcode, commune.name
+                    )
                 }
             }
             Precision::Voie => format!("{} {} {}", st.name, postcode, commune.name),
@@ -912,13 +1033,19 @@ mod tests {
     const FIXTURE: &str = include_str!("../tests/fixtures/ban_fixture.csv");
 
     fn index() -> AddressIndex {
-        let recs: Vec<BanRecord> = BanReader::new(FIXTURE.as_bytes()).unwrap().map(Result::unwrap).collect();
+        let recs: Vec<BanRecord> = BanReader::new(FIXTURE.as_bytes())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         AddressIndex::from_records(&recs)
     }
 
     #[test]
     fn reads_official_layout() {
-        let recs: Vec<BanRecord> = BanReader::new(FIXTURE.as_bytes()).unwrap().map(Result::unwrap).collect();
+        let recs: Vec<BanRecord> = BanReader::new(FIXTURE.as_bytes())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert!(recs.len() >= 40);
         let r = &recs[0];
         assert_eq!(r.id, "59350_1000_00001");
@@ -938,7 +1065,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("quartiers-io-ban-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let gz = dir.join("adresses-59.csv.gz");
-        let mut enc = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
         enc.write_all(FIXTURE.as_bytes()).unwrap();
         enc.finish().unwrap();
         let plain = dir.join("adresses-62.csv");
@@ -951,25 +1079,39 @@ mod tests {
         let ix = AddressIndex::load_paths(&[&gz, &plain]).unwrap();
         assert_eq!(ix.len(), FIXTURE.lines().count() - 1 + 1);
         assert_eq!(ix.skipped, 1);
-        assert_eq!(ix.geocode("1 rue de test arras").unwrap().code_insee, "62041");
+        assert_eq!(
+            ix.geocode("1 rue de test arras").unwrap().code_insee,
+            "62041"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn missing_column_is_reported() {
-        let e = BanReader::new("id;numero;nom_voie\n".as_bytes()).err().unwrap();
-        assert_eq!(e.to_string(), "fichier BAN : colonne « code_postal » absente de l'en-tête");
+        let e = BanReader::new("id;numero;nom_voie\n".as_bytes())
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "fichier BAN : colonne « code_postal » absente de l'en-tête"
+        );
     }
 
     #[test]
     fn normalisation() {
-        assert_eq!(normalize_address("BD du Gal Leclerc"), "boulevard general leclerc");
+        assert_eq!(
+            normalize_address("BD du Gal Leclerc"),
+            "boulevard general leclerc"
+        );
         assert_eq!(normalize_address("r. St-Jacques"), "rue saint jacques");
         assert_eq!(normalize_address("Pl. d'Armes"), "place armes");
         assert_eq!(normalize_address("Chem. des Prés"), "chemin pres");
         assert_eq!(normalize_address("Imp. Ste-Anne"), "impasse sainte anne");
         assert_eq!(normalize_address("Fg de Cambrai"), "faubourg cambrai");
-        assert_eq!(normalize_address("Sq. Qu. Rte All. Av."), "square quai route allee avenue");
+        assert_eq!(
+            normalize_address("Sq. Qu. Rte All. Av."),
+            "square quai route allee avenue"
+        );
         assert_eq!(canonical_rep("B"), "bis");
         assert_eq!(canonical_rep("Ter"), "ter");
         assert_eq!(canonical_rep("t"), "ter");
@@ -983,7 +1125,10 @@ mod tests {
         let q = parse_query("4T rue X");
         assert_eq!((q.numero, q.rep.as_deref()), (Some(4), Some("ter")));
         let q = parse_query("N° 12 rue X 59000 Lille");
-        assert_eq!((q.numero, q.code_postal.as_deref()), (Some(12), Some("59000")));
+        assert_eq!(
+            (q.numero, q.code_postal.as_deref()),
+            (Some(12), Some("59000"))
+        );
         let q = parse_query("rue du 8 mai 1945 lens");
         assert_eq!(q.numero, None);
         assert_eq!(q.tokens, vec!["rue", "8", "mai", "1945", "lens"]);
@@ -1007,7 +1152,11 @@ mod tests {
     #[test]
     fn bis_ter() {
         let ix = index();
-        for q in ["4 bis rue des tisserands lille", "4bis rue des tisserands lille", "4 B rue des tisserands lille"] {
+        for q in [
+            "4 bis rue des tisserands lille",
+            "4bis rue des tisserands lille",
+            "4 B rue des tisserands lille",
+        ] {
             let r = ix.geocode(q).unwrap();
             assert_eq!(r.label, "4 bis Rue des Tisserands 59000 Lille", "{q}");
             assert_eq!(r.ban_id, "59350_1000_00004_bis");
@@ -1048,7 +1197,9 @@ mod tests {
     fn wrong_commune_lowers_score() {
         let ix = index();
         let good = ix.geocode("7 allee des tilleuls 59200 tourcoing").unwrap();
-        let wrong = ix.geocode("7 allee des tilleuls 59300 valenciennes").unwrap();
+        let wrong = ix
+            .geocode("7 allee des tilleuls 59300 valenciennes")
+            .unwrap();
         assert_eq!(wrong.label, good.label);
         assert!(good.score > 0.95, "{good:?}");
         assert!(wrong.score < good.score - 0.2, "{wrong:?}");

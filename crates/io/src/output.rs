@@ -223,7 +223,8 @@ impl Summary {
                         *c += 1;
                     } else {
                         self.per_qpv.insert(r.qpv_code.to_string(), 1);
-                        self.qpv_names.insert(r.qpv_code.to_string(), r.qpv_nom.to_string());
+                        self.qpv_names
+                            .insert(r.qpv_code.to_string(), r.qpv_nom.to_string());
                     }
                 }
             }
@@ -250,7 +251,13 @@ impl Summary {
     /// French plain-text report.
     pub fn to_french_text(&self) -> String {
         let mut s = String::new();
-        let plural = |n: u64, one: &str, many: &str| if n > 1 { many.to_string() } else { one.to_string() };
+        let plural = |n: u64, one: &str, many: &str| {
+            if n > 1 {
+                many.to_string()
+            } else {
+                one.to_string()
+            }
+        };
         s.push_str(&format!(
             "{} {} traitée{}\n",
             fr_int(self.rows),
@@ -260,7 +267,10 @@ impl Summary {
         s.push_str(&format!("  dans un QPV : {}\n", fr_int(self.in_qpv)));
         s.push_str(&format!("  hors QPV : {}\n", fr_int(self.outside_qpv)));
         s.push_str(&format!("  à vérifier : {}\n", fr_int(self.to_check)));
-        s.push_str(&format!("  non localisées : {}\n", fr_int(self.not_located)));
+        s.push_str(&format!(
+            "  non localisées : {}\n",
+            fr_int(self.not_located)
+        ));
         if !self.per_qpv.is_empty() {
             s.push_str("Répartition par QPV :\n");
             for (code, n) in &self.per_qpv {
@@ -320,7 +330,9 @@ fn added_names(headers: &[String]) -> Vec<String> {
 /// or a line break.
 #[inline]
 fn write_field<W: Write>(w: &mut W, v: &[u8], sep: u8) -> io::Result<()> {
-    let needs = v.iter().any(|&b| b == sep || b == b'"' || b == b'\n' || b == b'\r');
+    let needs = v
+        .iter()
+        .any(|&b| b == sep || b == b'"' || b == b'\n' || b == b'\r');
     if !needs {
         return w.write_all(v);
     }
@@ -379,7 +391,13 @@ fn write_decimal<W: Write>(w: &mut W, v: f64, decimals: u32, comma: bool) -> io:
     w.write_all(&buf[i..])
 }
 
-fn write_added<W: Write>(w: &mut W, r: &RowResult<'_>, message: &str, sep: u8, comma: bool) -> io::Result<()> {
+fn write_added<W: Write>(
+    w: &mut W,
+    r: &RowResult<'_>,
+    message: &str,
+    sep: u8,
+    comma: bool,
+) -> io::Result<()> {
     w.write_all(&[sep])?;
     write_field(w, r.qpv_code.as_bytes(), sep)?;
     w.write_all(&[sep])?;
@@ -402,9 +420,16 @@ fn write_added<W: Write>(w: &mut W, r: &RowResult<'_>, message: &str, sep: u8, c
 }
 
 /// Problem of a record's shape, as a French message, or `None`.
-fn shape_problem(problem: Option<RecordProblem>, len: usize, expected: usize, extra_nonempty: bool) -> Option<String> {
+fn shape_problem(
+    problem: Option<RecordProblem>,
+    len: usize,
+    expected: usize,
+    extra_nonempty: bool,
+) -> Option<String> {
     if problem == Some(RecordProblem::UnclosedQuote) {
-        return Some("guillemet non fermé : la ligne a été lue sans tenir compte des guillemets".to_string());
+        return Some(
+            "guillemet non fermé : la ligne a été lue sans tenir compte des guillemets".to_string(),
+        );
     }
     if len < expected || (len > expected && extra_nonempty) {
         return Some(format!("{len} colonnes au lieu de {expected}"));
@@ -456,7 +481,11 @@ where
         "Fichier CSV, séparateur {}, encodage {}{}.",
         crate::table::separator_label(sep),
         dialect.encoding.label(),
-        if dialect.encoding == TextEncoding::Windows1252 { " (converti en UTF-8 dans le résultat)" } else { "" }
+        if dialect.encoding == TextEncoding::Windows1252 {
+            " (converti en UTF-8 dans le résultat)"
+        } else {
+            ""
+        }
     ));
 
     let mut w = BufWriter::with_capacity(1 << 18, output);
@@ -481,11 +510,16 @@ where
         let rec = rec?;
         summary.rows += 1;
         let len = rec.len();
-        let extra_nonempty = len > expected && (expected..len).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
+        let extra_nonempty =
+            len > expected && (expected..len).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
         let problem = shape_problem(rec.problem, len, expected, extra_nonempty);
 
         // Input columns.
-        let raw = if problem.is_none() && len == expected { rec.raw_utf8() } else { None };
+        let raw = if problem.is_none() && len == expected {
+            rec.raw_utf8()
+        } else {
+            None
+        };
         if let Some(raw) = raw {
             w.write_all(raw)?;
         } else {
@@ -502,7 +536,9 @@ where
         if let Some(p) = problem {
             let mut msg = p;
             if extra_nonempty {
-                let extra: Vec<String> = (expected..len).map(|i| format!("« {} »", rec.get(i).unwrap_or(""))).collect();
+                let extra: Vec<String> = (expected..len)
+                    .map(|i| format!("« {} »", rec.get(i).unwrap_or("")))
+                    .collect();
                 msg.push_str(&format!(" (colonnes en trop : {})", extra.join(" ; ")));
             }
             summary.error(rec.line, msg.clone(), opts.max_errors);
@@ -520,7 +556,11 @@ where
             }
         }
         summary.record(&result);
-        let msg: &str = if message.is_empty() { &result.message } else { &message };
+        let msg: &str = if message.is_empty() {
+            &result.message
+        } else {
+            &message
+        };
         write_added(&mut w, &result, msg, sep, comma)?;
         if summary.rows % every == 0 {
             progress(summary.rows);
@@ -587,12 +627,14 @@ where
     let col0 = table.first_column() as u16;
     for (i, h) in headers.iter().enumerate() {
         if !h.is_empty() {
-            ws.write_string_with_format(0, col0 + i as u16, h, &bold).map_err(xlsx_err)?;
+            ws.write_string_with_format(0, col0 + i as u16, h, &bold)
+                .map_err(xlsx_err)?;
         }
     }
     let added_col = col0 + width as u16;
     for (j, n) in added_names(&headers).iter().enumerate() {
-        ws.write_string_with_format(0, added_col + j as u16, n, &bold).map_err(xlsx_err)?;
+        ws.write_string_with_format(0, added_col + j as u16, n, &bold)
+            .map_err(xlsx_err)?;
     }
 
     let mut cells: Vec<String> = Vec::new();
@@ -623,7 +665,8 @@ where
                 Data::DateTime(d) => {
                     let v = d.as_f64();
                     let f = if v.fract() == 0.0 { &date } else { &datetime };
-                    ws.write_number_with_format(out_row, col, v, f).map_err(xlsx_err)?;
+                    ws.write_number_with_format(out_row, col, v, f)
+                        .map_err(xlsx_err)?;
                 }
                 Data::DateTimeIso(s) | Data::DurationIso(s) => {
                     ws.write_string(out_row, col, s).map_err(xlsx_err)?;
@@ -656,10 +699,12 @@ where
             }
         }
         if let Some(d) = result.distance_qpv_m.filter(|d| d.is_finite()) {
-            ws.write_number(out_row, c + 4, d.round()).map_err(xlsx_err)?;
+            ws.write_number(out_row, c + 4, d.round())
+                .map_err(xlsx_err)?;
         }
         if let Some(s) = result.score_geocodage.filter(|s| s.is_finite()) {
-            ws.write_number(out_row, c + 5, (s * 100.0).round() / 100.0).map_err(xlsx_err)?;
+            ws.write_number(out_row, c + 5, (s * 100.0).round() / 100.0)
+                .map_err(xlsx_err)?;
         }
         if summary.rows % every == 0 {
             progress(summary.rows);
@@ -743,7 +788,11 @@ pub struct TablePreview {
 /// screen where the user can check or choose the location columns. Only
 /// fatal problems (not a table, unreadable workbook) are errors; a failed
 /// column detection is reported in [`TablePreview::column_error`].
-pub fn inspect_table<R: Read + Seek>(mut input: R, opts: &ProcessOptions, max_rows: usize) -> Result<TablePreview, TableError> {
+pub fn inspect_table<R: Read + Seek>(
+    mut input: R,
+    opts: &ProcessOptions,
+    max_rows: usize,
+) -> Result<TablePreview, TableError> {
     let format = match opts.format {
         Some(f) => f,
         None => {
@@ -871,7 +920,10 @@ mod tests {
     }
 
     fn no_bom() -> ProcessOptions {
-        ProcessOptions { csv_bom: false, ..Default::default() }
+        ProcessOptions {
+            csv_bom: false,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -879,11 +931,17 @@ mod tests {
         let (s, out) = run_csv(b"id;lon;lat\n1;3,0573;50,6292\n2;2,5;50\n3;;\n", &no_bom());
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "id;lon;lat;qpv_code;qpv_nom;autres_perimetres;statut;distance_qpv_m;score_geocodage;message");
-        assert_eq!(lines[1], "1;3,0573;50,6292;QN05971M;Secteur Ouest;;dans un QPV;120;;");
+        assert_eq!(
+            lines[1],
+            "1;3,0573;50,6292;QN05971M;Secteur Ouest;;dans un QPV;120;;"
+        );
         assert_eq!(lines[2], "2;2,5;50;;;;hors QPV;1530;;");
         assert_eq!(lines[3], "3;;;;;;non localisé;;;coordonnées vides");
         assert_eq!(lines.len(), 4);
-        assert_eq!((s.rows, s.located, s.in_qpv, s.outside_qpv, s.not_located), (3, 2, 1, 1, 1));
+        assert_eq!(
+            (s.rows, s.located, s.in_qpv, s.outside_qpv, s.not_located),
+            (3, 2, 1, 1, 1)
+        );
         assert_eq!(s.per_qpv.get("QN05971M"), Some(&1));
         assert_eq!(s.errors, vec![(4, "coordonnées vides".to_string())]);
     }
@@ -892,7 +950,10 @@ mod tests {
     fn csv_comma_separator_and_decimal_point() {
         let (_, out) = run_csv(b"adresse,ville\n\"12 rue X, bat B\",Lille\n", &no_bom());
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[1], "\"12 rue X, bat B\",Lille,,,,à vérifier,,0.88,\"géocodé : 12 rue X, bat B Lille\"");
+        assert_eq!(
+            lines[1],
+            "\"12 rue X, bat B\",Lille,,,,à vérifier,,0.88,\"géocodé : 12 rue X, bat B Lille\""
+        );
     }
 
     #[test]
@@ -910,21 +971,44 @@ mod tests {
         assert_eq!(s.rows, 6);
         assert_eq!(s.in_qpv, 3, "{s:?}");
         let rendered = s.to_french_text();
-        assert!(rendered.contains("ligne 3 : 5 colonnes au lieu de 7"), "{rendered}");
-        assert!(rendered.contains("ligne 5 : 8 colonnes au lieu de 7 (colonnes en trop : « 9 »)"), "{rendered}");
-        assert!(rendered.contains("ligne 6 : guillemet non fermé"), "{rendered}");
+        assert!(
+            rendered.contains("ligne 3 : 5 colonnes au lieu de 7"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("ligne 5 : 8 colonnes au lieu de 7 (colonnes en trop : « 9 »)"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("ligne 6 : guillemet non fermé"),
+            "{rendered}"
+        );
         // Short row padded so that the added columns stay aligned.
-        assert_eq!(lines[2], "2;3,1;50;x;y;;;;;;non localisé;;;5 colonnes au lieu de 7");
+        assert_eq!(
+            lines[2],
+            "2;3,1;50;x;y;;;;;;non localisé;;;5 colonnes au lieu de 7"
+        );
         // Trailing empty extra fields are tolerated (Excel exports).
-        assert!(lines[3].starts_with("3;3,1;50;x;;;;QN05971M"), "{}", lines[3]);
+        assert!(
+            lines[3].starts_with("3;3,1;50;x;;;;QN05971M"),
+            "{}",
+            lines[3]
+        );
         // The broken quote is re-quoted properly in the output.
-        assert!(lines[5].starts_with("5;3,1;50;\"\"\"x\";;;;"), "{}", lines[5]);
+        assert!(
+            lines[5].starts_with("5;3,1;50;\"\"\"x\";;;;"),
+            "{}",
+            lines[5]
+        );
         assert!(lines[6].starts_with("6;3,1;50;x;;;;QN05971M"));
     }
 
     #[test]
     fn csv_windows_1252_converted_to_utf8() {
-        let (s, out) = run_csv(b"adresse;ville\n3 rue de l'\xC9glise;Li\xE9vin\n", &no_bom());
+        let (s, out) = run_csv(
+            b"adresse;ville\n3 rue de l'\xC9glise;Li\xE9vin\n",
+            &no_bom(),
+        );
         assert!(out.contains("3 rue de l'Église;Liévin;"), "{out}");
         assert!(s.notes.iter().any(|n| n.contains("Windows-1252")));
     }
@@ -932,16 +1016,38 @@ mod tests {
     #[test]
     fn csv_errors_are_french_and_stop_whole_file_only_when_fatal() {
         let mut out = Vec::new();
-        let e = process_csv(&b"PK\x03\x04abc"[..], &mut out, &no_bom(), locate_simple, |_| {}).unwrap_err();
-        assert!(e.to_string().starts_with("Ce fichier n'est pas un fichier CSV"));
-        let e = process_csv(&b"nom;age\nx;3\n"[..], &mut out, &no_bom(), locate_simple, |_| {}).unwrap_err();
-        assert!(e.to_string().starts_with("Aucune colonne de localisation reconnue"));
+        let e = process_csv(
+            &b"PK\x03\x04abc"[..],
+            &mut out,
+            &no_bom(),
+            locate_simple,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("Ce fichier n'est pas un fichier CSV"));
+        let e = process_csv(
+            &b"nom;age\nx;3\n"[..],
+            &mut out,
+            &no_bom(),
+            locate_simple,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("Aucune colonne de localisation reconnue"));
     }
 
     #[test]
     fn csv_header_collision_renamed() {
         let (_, out) = run_csv(b"lon;lat;statut\n3.1;50;x\n", &no_bom());
-        assert!(out.lines().next().unwrap().contains(";statut;qpv_code;qpv_nom;autres_perimetres;statut_2;"));
+        assert!(out
+            .lines()
+            .next()
+            .unwrap()
+            .contains(";statut;qpv_code;qpv_nom;autres_perimetres;statut_2;"));
     }
 
     #[test]
@@ -951,26 +1057,46 @@ mod tests {
             data.extend_from_slice(b"3.1;50\n");
         }
         let mut calls = Vec::new();
-        let opts = ProcessOptions { progress_every: 10, ..no_bom() };
-        process_csv(&data[..], Vec::new(), &opts, locate_simple, |n| calls.push(n)).unwrap();
+        let opts = ProcessOptions {
+            progress_every: 10,
+            ..no_bom()
+        };
+        process_csv(&data[..], Vec::new(), &opts, locate_simple, |n| {
+            calls.push(n)
+        })
+        .unwrap();
         assert_eq!(calls, vec![10, 20, 25]);
     }
 
     #[test]
     fn preview_of_csv_and_xlsx() {
-        let p = inspect_table(Cursor::new(b"nom;age\nx;3\ny;4\nz;5\n".to_vec()), &ProcessOptions::default(), 2).unwrap();
+        let p = inspect_table(
+            Cursor::new(b"nom;age\nx;3\ny;4\nz;5\n".to_vec()),
+            &ProcessOptions::default(),
+            2,
+        )
+        .unwrap();
         assert_eq!(p.format, TableFormat::Csv);
         assert_eq!(p.separator, Some(';'));
         assert_eq!(p.headers, vec!["nom", "age"]);
         assert_eq!(p.rows.len(), 2);
         assert!(p.columns.is_none());
-        assert!(p.column_error.unwrap().starts_with("Aucune colonne de localisation"));
-        let x = make_xlsx(&[("A", vec![vec!["lon", "lat"], vec!["3.1", "50.6"]]), ("B", vec![])]);
+        assert!(p
+            .column_error
+            .unwrap()
+            .starts_with("Aucune colonne de localisation"));
+        let x = make_xlsx(&[
+            ("A", vec![vec!["lon", "lat"], vec!["3.1", "50.6"]]),
+            ("B", vec![]),
+        ]);
         let p = inspect_table(Cursor::new(x), &ProcessOptions::default(), 10).unwrap();
         assert_eq!(p.format, TableFormat::Xlsx);
         assert_eq!(p.sheets, vec!["A", "B"]);
         assert_eq!(p.rows, vec![vec!["3.1".to_string(), "50.6".to_string()]]);
-        assert_eq!(p.columns.as_deref(), Some("Colonnes utilisées : longitude « lon », latitude « lat » (WGS84)"));
+        assert_eq!(
+            p.columns.as_deref(),
+            Some("Colonnes utilisées : longitude « lon », latitude « lat » (WGS84)")
+        );
     }
 
     #[test]
@@ -988,13 +1114,26 @@ mod tests {
 
     #[test]
     fn summary_text() {
-        let mut s = Summary { rows: 12345, in_qpv: 2, ..Default::default() };
+        let mut s = Summary {
+            rows: 12345,
+            in_qpv: 2,
+            ..Default::default()
+        };
         s.per_qpv.insert("QN05971M".into(), 2);
-        s.qpv_names.insert("QN05971M".into(), "Secteur Ouest".into());
+        s.qpv_names
+            .insert("QN05971M".into(), "Secteur Ouest".into());
         s.errors.push((12, "5 colonnes au lieu de 7".into()));
         let t = s.to_french_text();
         assert!(t.starts_with("12 345 lignes traitées\n"), "{t}");
-        assert_eq!((fr_int(1), fr_int(1234), fr_int(123456), fr_int(1234567)), ("1".into(), "1 234".into(), "123 456".into(), "1 234 567".into()));
+        assert_eq!(
+            (fr_int(1), fr_int(1234), fr_int(123456), fr_int(1234567)),
+            (
+                "1".into(),
+                "1 234".into(),
+                "123 456".into(),
+                "1 234 567".into()
+            )
+        );
         assert!(t.contains("  QN05971M Secteur Ouest : 2\n"));
         assert!(t.contains("1 ligne en erreur :\n  ligne 12 : 5 colonnes au lieu de 7\n"));
     }
@@ -1039,13 +1178,31 @@ mod tests {
     #[test]
     fn xlsx_round_trip_with_several_sheets() {
         let input = make_xlsx(&[
-            ("Adresses", vec![vec!["id", "lon", "lat", "nom"], vec!["1", "3.0573", "50.6292", "École"], vec!["2", "2.5", "50", ""], vec!["3", "", "", "vide"]]),
+            (
+                "Adresses",
+                vec![
+                    vec!["id", "lon", "lat", "nom"],
+                    vec!["1", "3.0573", "50.6292", "École"],
+                    vec!["2", "2.5", "50", ""],
+                    vec!["3", "", "", "vide"],
+                ],
+            ),
             ("Notes", vec![vec!["rien"]]),
             ("Brouillon", vec![vec!["x"]]),
         ]);
         let mut out = Cursor::new(Vec::new());
-        let s = process_table(Cursor::new(input.clone()), &mut out, &ProcessOptions::default(), locate_simple, |_| {}).unwrap();
-        assert_eq!((s.rows, s.in_qpv, s.outside_qpv, s.not_located), (3, 1, 1, 1));
+        let s = process_table(
+            Cursor::new(input.clone()),
+            &mut out,
+            &ProcessOptions::default(),
+            locate_simple,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (s.rows, s.in_qpv, s.outside_qpv, s.not_located),
+            (3, 1, 1, 1)
+        );
         let note = s.notes.iter().find(|n| n.contains("feuilles")).unwrap();
         assert_eq!(
             note,
@@ -1055,26 +1212,69 @@ mod tests {
         assert_eq!(sheets, vec!["Adresses"]);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0][..4], ["1", "3.0573", "50.6292", "École"]);
-        assert_eq!(rows[0][4..11], ["QN05971M", "Secteur Ouest", "", "dans un QPV", "120", "", ""]);
+        assert_eq!(
+            rows[0][4..11],
+            [
+                "QN05971M",
+                "Secteur Ouest",
+                "",
+                "dans un QPV",
+                "120",
+                "",
+                ""
+            ]
+        );
         assert_eq!(rows[1][7], "hors QPV");
         assert_eq!(rows[2][7], "non localisé");
         assert_eq!(rows[2][10], "coordonnées vides");
 
         // Chosen sheet.
-        let opts = ProcessOptions { sheet: Some("Brouillon".into()), ..Default::default() };
+        let opts = ProcessOptions {
+            sheet: Some("Brouillon".into()),
+            ..Default::default()
+        };
         let mut out = Cursor::new(Vec::new());
-        let e = process_table(Cursor::new(input.clone()), &mut out, &opts, locate_simple, |_| {}).unwrap_err();
-        assert!(e.to_string().starts_with("Aucune colonne de localisation"), "{e}");
-        let opts = ProcessOptions { sheet: Some("Inconnue".into()), ..Default::default() };
-        let e = process_table(Cursor::new(input), &mut out, &opts, locate_simple, |_| {}).unwrap_err();
+        let e = process_table(
+            Cursor::new(input.clone()),
+            &mut out,
+            &opts,
+            locate_simple,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("Aucune colonne de localisation"),
+            "{e}"
+        );
+        let opts = ProcessOptions {
+            sheet: Some("Inconnue".into()),
+            ..Default::default()
+        };
+        let e =
+            process_table(Cursor::new(input), &mut out, &opts, locate_simple, |_| {}).unwrap_err();
         assert_eq!(e.to_string(), "la feuille « Inconnue » n'existe pas (feuilles du classeur : « Adresses », « Notes », « Brouillon »)");
     }
 
     #[test]
     fn xlsx_single_sheet_has_no_note_and_address_columns_work() {
-        let input = make_xlsx(&[("Feuil1", vec![vec!["Adresse", "Ville"], vec!["12 rue X", "Lille"], vec!["", ""], vec!["3 rue Y", "Arras"]])]);
+        let input = make_xlsx(&[(
+            "Feuil1",
+            vec![
+                vec!["Adresse", "Ville"],
+                vec!["12 rue X", "Lille"],
+                vec!["", ""],
+                vec!["3 rue Y", "Arras"],
+            ],
+        )]);
         let mut out = Cursor::new(Vec::new());
-        let s = process_table(Cursor::new(input), &mut out, &ProcessOptions::default(), locate_simple, |_| {}).unwrap();
+        let s = process_table(
+            Cursor::new(input),
+            &mut out,
+            &ProcessOptions::default(),
+            locate_simple,
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(s.rows, 2);
         assert_eq!(s.to_check, 1);
         assert!(!s.notes.iter().any(|n| n.contains("feuilles")));

@@ -471,9 +471,8 @@ impl<R: BufRead> CsvRecords<R> {
             }
         }
         let multi = self.line_starts.len() > 1;
-        let unclosed = !done
-            || closed_by_eof
-            || (multi && self.expected.is_some_and(|n| n != self.ends_len));
+        let unclosed =
+            !done || closed_by_eof || (multi && self.expected.is_some_and(|n| n != self.ends_len));
         let mut problem = None;
         if unclosed {
             problem = Some(RecordProblem::UnclosedQuote);
@@ -616,7 +615,9 @@ impl<R: BufRead> CsvRecords<R> {
             return Ok(None);
         }
         self.line_buf.clear();
-        let n = self.src.read_until(self.dialect.line_terminator, &mut self.line_buf)?;
+        let n = self
+            .src
+            .read_until(self.dialect.line_terminator, &mut self.line_buf)?;
         if n == 0 {
             self.eof = true;
             return Ok(None);
@@ -821,24 +822,59 @@ impl<'a> Fields<'a> for &'a [String] {
 fn classify_lon(k: &str) -> bool {
     matches!(
         k,
-        "lon" | "lng" | "long" | "longitude" | "x_wgs84" | "xwgs84" | "x_wgs_84" | "wgs84_x"
-            | "lon_wgs84" | "lng_wgs84" | "long_wgs84" | "wgs84_lon" | "wgs84_lng"
-            | "coord_lon" | "gps_lon" | "lon_gps" | "geo_lon" | "x_gps" | "x_4326" | "x_epsg4326"
+        "lon"
+            | "lng"
+            | "long"
+            | "longitude"
+            | "x_wgs84"
+            | "xwgs84"
+            | "x_wgs_84"
+            | "wgs84_x"
+            | "lon_wgs84"
+            | "lng_wgs84"
+            | "long_wgs84"
+            | "wgs84_lon"
+            | "wgs84_lng"
+            | "coord_lon"
+            | "gps_lon"
+            | "lon_gps"
+            | "geo_lon"
+            | "x_gps"
+            | "x_4326"
+            | "x_epsg4326"
     ) || k.contains("longitude")
 }
 
 fn classify_lat(k: &str) -> bool {
     matches!(
         k,
-        "lat" | "latitude" | "y_wgs84" | "ywgs84" | "y_wgs_84" | "wgs84_y" | "lat_wgs84"
-            | "wgs84_lat" | "coord_lat" | "gps_lat" | "lat_gps" | "geo_lat" | "y_gps" | "y_4326"
+        "lat"
+            | "latitude"
+            | "y_wgs84"
+            | "ywgs84"
+            | "y_wgs_84"
+            | "wgs84_y"
+            | "lat_wgs84"
+            | "wgs84_lat"
+            | "coord_lat"
+            | "gps_lat"
+            | "lat_gps"
+            | "geo_lat"
+            | "y_gps"
+            | "y_4326"
             | "y_epsg4326"
     ) || k.contains("latitude")
 }
 
 /// `Some(true)` for an explicitly Lambert-93 x, `Some(false)` for a plain `x`.
 fn classify_xy(k: &str, axis: char) -> Option<bool> {
-    let plain = [format!("{axis}"), format!("coord_{axis}"), format!("coordonnee_{axis}"), format!("coordonnees_{axis}"), format!("{axis}_coord")];
+    let plain = [
+        format!("{axis}"),
+        format!("coord_{axis}"),
+        format!("coordonnee_{axis}"),
+        format!("coordonnees_{axis}"),
+        format!("{axis}_coord"),
+    ];
     if plain.iter().any(|p| p == k) {
         return Some(false);
     }
@@ -854,25 +890,69 @@ fn classify_xy(k: &str, axis: char) -> Option<bool> {
 fn classify_address(k: &str) -> Option<AddressPart> {
     use AddressPart::*;
     let part = match k {
-        "numero" | "num" | "no" | "n" | "numero_voie" | "num_voie" | "numero_de_voie" | "n_voie"
-        | "housenumber" | "house_number" | "number" | "numero_rue" | "num_rue" | "nvoie"
+        "numero"
+        | "num"
+        | "no"
+        | "n"
+        | "numero_voie"
+        | "num_voie"
+        | "numero_de_voie"
+        | "n_voie"
+        | "housenumber"
+        | "house_number"
+        | "number"
+        | "numero_rue"
+        | "num_rue"
+        | "nvoie"
         | "numero_dans_la_voie" => Numero,
-        "rep" | "indice_repetition" | "indice_de_repetition" | "suffixe" | "suffixe_numero"
-        | "btq" | "indice" | "complement_numero" | "bis_ter" => Rep,
+        "rep"
+        | "indice_repetition"
+        | "indice_de_repetition"
+        | "suffixe"
+        | "suffixe_numero"
+        | "btq"
+        | "indice"
+        | "complement_numero"
+        | "bis_ter" => Rep,
         "type_voie" | "type_de_voie" | "typevoie" | "nature_voie" => TypeVoie,
         "voie" | "nom_voie" | "nom_de_voie" | "rue" | "libelle_voie" | "lib_voie" | "street"
         | "nom_rue" | "libelle_de_voie" | "voie_nom" | "adresse_voie" | "nom_de_la_voie" => Voie,
         "code_postal" | "cp" | "codepostal" | "postcode" | "code_post" | "zip" | "zipcode"
         | "postal_code" | "cpostal" | "code_postale" => CodePostal,
-        "commune" | "ville" | "nom_commune" | "localite" | "city" | "libelle_commune"
-        | "lib_commune" | "municipalite" | "nom_de_la_commune" | "nom_ville"
-        | "libelle_acheminement" | "commune_nom" => Commune,
+        "commune"
+        | "ville"
+        | "nom_commune"
+        | "localite"
+        | "city"
+        | "libelle_commune"
+        | "lib_commune"
+        | "municipalite"
+        | "nom_de_la_commune"
+        | "nom_ville"
+        | "libelle_acheminement"
+        | "commune_nom" => Commune,
         _ => {
-            let is_full = (k.starts_with("adresse") || k.starts_with("address") || k == "adr" || k == "addr"
-                || k == "libelle_adresse" || k == "lib_adresse" || k == "full_address")
-                && !["mail", "courriel", "ip", "web", "url", "complement", "2", "3", "cp", "postal"]
-                    .iter()
-                    .any(|x| k.contains(x));
+            let is_full = (k.starts_with("adresse")
+                || k.starts_with("address")
+                || k == "adr"
+                || k == "addr"
+                || k == "libelle_adresse"
+                || k == "lib_adresse"
+                || k == "full_address")
+                && ![
+                    "mail",
+                    "courriel",
+                    "ip",
+                    "web",
+                    "url",
+                    "complement",
+                    "2",
+                    "3",
+                    "cp",
+                    "postal",
+                ]
+                .iter()
+                .any(|x| k.contains(x));
             if is_full {
                 Full
             } else {
@@ -928,7 +1008,9 @@ pub fn detect_columns(headers: &[String], spec: &ColumnSpec) -> Result<ColumnMap
         }
         ColumnSpec::Address(cols) => {
             for c in cols {
-                mapping.address.push((AddressPart::Full, find_column(headers, c)?));
+                mapping
+                    .address
+                    .push((AddressPart::Full, find_column(headers, c)?));
             }
             if mapping.address.is_empty() {
                 return Err(TableError::NoLocationColumns(
@@ -953,8 +1035,14 @@ pub fn detect_columns(headers: &[String], spec: &ColumnSpec) -> Result<ColumnMap
             });
         }
     } else {
-        let x = keys.iter().enumerate().find_map(|(i, k)| classify_xy(k, 'x').map(|l| (i, l)));
-        let y = keys.iter().enumerate().find_map(|(i, k)| classify_xy(k, 'y').map(|l| (i, l)));
+        let x = keys
+            .iter()
+            .enumerate()
+            .find_map(|(i, k)| classify_xy(k, 'x').map(|l| (i, l)));
+        let y = keys
+            .iter()
+            .enumerate()
+            .find_map(|(i, k)| classify_xy(k, 'y').map(|l| (i, l)));
         if let (Some((x, lx)), Some((y, ly))) = (x, y) {
             mapping.point = Some(if lx || ly {
                 PointColumns::Lambert93 { x, y }
@@ -1003,7 +1091,12 @@ fn fmt_num(v: f64) -> String {
 impl ColumnMapping {
     /// French description of the columns used, for the summary and the UI.
     pub fn describe(&self) -> String {
-        let h = |i: usize| format!("« {} »", self.headers.get(i).map(String::as_str).unwrap_or("?"));
+        let h = |i: usize| {
+            format!(
+                "« {} »",
+                self.headers.get(i).map(String::as_str).unwrap_or("?")
+            )
+        };
         let mut parts = Vec::new();
         match self.point {
             Some(PointColumns::LonLat { lon, lat }) => {
@@ -1032,7 +1125,13 @@ impl ColumnMapping {
             let cols = self
                 .address
                 .iter()
-                .map(|(p, i)| if self.explicit { h(*i) } else { format!("{} {}", p.label(), h(*i)) })
+                .map(|(p, i)| {
+                    if self.explicit {
+                        h(*i)
+                    } else {
+                        format!("{} {}", p.label(), h(*i))
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" + ");
             if self.point.is_some() {
@@ -1046,20 +1145,27 @@ impl ColumnMapping {
 
     /// Interprets one row. `scratch` buffers are reused between rows; the
     /// returned [`RowInput`] may borrow them.
-    pub fn interpret<'a, F: Fields<'a>>(&self, row: &F, scratch: &'a mut RowScratch) -> RowInput<'a> {
+    pub fn interpret<'a, F: Fields<'a>>(
+        &self,
+        row: &F,
+        scratch: &'a mut RowScratch,
+    ) -> RowInput<'a> {
         let RowScratch { address, message } = scratch;
         let cell = |i: usize| row.field(i).unwrap_or("").trim();
         if let Some(point) = self.point {
             let (a, b) = match point {
                 PointColumns::LonLat { lon, lat } => (cell(lon), cell(lat)),
-                PointColumns::Lambert93 { x, y } | PointColumns::XyAuto { x, y } => (cell(x), cell(y)),
+                PointColumns::Lambert93 { x, y } | PointColumns::XyAuto { x, y } => {
+                    (cell(x), cell(y))
+                }
             };
             if a.is_empty() && b.is_empty() {
                 if let Some(g) = self.geocoder {
                     message.clear();
                     let status = g.status.map(cell).unwrap_or("");
                     if status.is_empty() {
-                        message.push_str("adresse non trouvée par le géocodeur (coordonnées vides)");
+                        message
+                            .push_str("adresse non trouvée par le géocodeur (coordonnées vides)");
                     } else {
                         message.push_str("adresse non trouvée par le géocodeur (statut « ");
                         message.push_str(status);
@@ -1101,11 +1207,18 @@ impl ColumnMapping {
                         score: parse_decimal(cell(g.score)),
                         label: g.label.map(cell).unwrap_or(""),
                     });
-                    return RowInput::Wgs84 { lon: va, lat: vb, geocoded };
+                    return RowInput::Wgs84 {
+                        lon: va,
+                        lat: vb,
+                        geocoded,
+                    };
                 }
-                if !(0.0..=1_500_000.0).contains(&va) || !(5_900_000.0..=7_300_000.0).contains(&vb) {
+                if !(0.0..=1_500_000.0).contains(&va) || !(5_900_000.0..=7_300_000.0).contains(&vb)
+                {
                     message.clear();
-                    message.push_str("coordonnées hors de la France métropolitaine en Lambert-93 (x = ");
+                    message.push_str(
+                        "coordonnées hors de la France métropolitaine en Lambert-93 (x = ",
+                    );
                     message.push_str(&fmt_num(va));
                     message.push_str(", y = ");
                     message.push_str(&fmt_num(vb));
@@ -1174,18 +1287,29 @@ impl XlsxTable {
                 .cloned()
                 .ok_or_else(|| TableError::SheetNotFound {
                     name: s.to_string(),
-                    available: sheets.iter().map(|n| format!("« {n} »")).collect::<Vec<_>>().join(", "),
+                    available: sheets
+                        .iter()
+                        .map(|n| format!("« {n} »"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })?,
             None => sheets[0].clone(),
         };
-        let range = wb.worksheet_range(&name).map_err(|e| TableError::Xlsx(e.to_string()))?;
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| TableError::Xlsx(e.to_string()))?;
         let header_row = range
             .rows()
             .position(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)));
         if header_row.is_none() {
             return Err(TableError::Empty);
         }
-        Ok(XlsxTable { sheet: name, sheets, range, header_row })
+        Ok(XlsxTable {
+            sheet: name,
+            sheets,
+            range,
+            header_row,
+        })
     }
 
     /// French note when the workbook has other sheets that were not read.
@@ -1211,7 +1335,9 @@ impl XlsxTable {
 
     /// Header cells as text (first non-empty row).
     pub fn headers(&self) -> Vec<String> {
-        let Some(h) = self.header_row else { return Vec::new() };
+        let Some(h) = self.header_row else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         if let Some(row) = self.range.rows().nth(h) {
             let mut s = String::new();
@@ -1308,10 +1434,17 @@ mod tests {
         assert_eq!(sniff_csv(b"a,b,c\n1,2,3\n").unwrap().separator, b',');
         assert_eq!(sniff_csv(b"a\tb\tc\n1\t2\t3\n").unwrap().separator, b'\t');
         // Decimal commas inside a ;-separated file.
-        assert_eq!(sniff_csv(b"id;lon;lat\n1;3,05;50,62\n2;3,06;50,63\n").unwrap().separator, b';');
+        assert_eq!(
+            sniff_csv(b"id;lon;lat\n1;3,05;50,62\n2;3,06;50,63\n")
+                .unwrap()
+                .separator,
+            b';'
+        );
         // Quoted commas in a ,-separated file.
         assert_eq!(
-            sniff_csv(b"id,adresse\n1,\"12 rue X; Lille\"\n2,\"3 rue Y; Roubaix\"\n").unwrap().separator,
+            sniff_csv(b"id,adresse\n1,\"12 rue X; Lille\"\n2,\"3 rue Y; Roubaix\"\n")
+                .unwrap()
+                .separator,
             b','
         );
         // Single column whose values contain commas: the separator must not split them.
@@ -1321,11 +1454,23 @@ mod tests {
 
     #[test]
     fn encoding_detection() {
-        assert_eq!(sniff_csv("a;b\né;è\n".as_bytes()).unwrap().encoding, TextEncoding::Utf8);
-        assert_eq!(sniff_csv(b"\xEF\xBB\xBFa;b\n1;2\n").unwrap().encoding, TextEncoding::Utf8Bom);
-        assert_eq!(sniff_csv(b"a;b\n\xE9;\xE8\n").unwrap().encoding, TextEncoding::Windows1252);
+        assert_eq!(
+            sniff_csv("a;b\né;è\n".as_bytes()).unwrap().encoding,
+            TextEncoding::Utf8
+        );
+        assert_eq!(
+            sniff_csv(b"\xEF\xBB\xBFa;b\n1;2\n").unwrap().encoding,
+            TextEncoding::Utf8Bom
+        );
+        assert_eq!(
+            sniff_csv(b"a;b\n\xE9;\xE8\n").unwrap().encoding,
+            TextEncoding::Windows1252
+        );
         // A sample cut in the middle of a UTF-8 character is still UTF-8.
-        assert_eq!(sniff_csv(&"a;b\né".as_bytes()[..6]).unwrap().encoding, TextEncoding::Utf8);
+        assert_eq!(
+            sniff_csv(&"a;b\né".as_bytes()[..6]).unwrap().encoding,
+            TextEncoding::Utf8
+        );
     }
 
     #[test]
@@ -1342,13 +1487,19 @@ mod tests {
 
     #[test]
     fn binary_files_are_rejected_in_french() {
-        let e = sniff_csv(b"PK\x03\x04\x14\x00\x06\x00").unwrap_err().to_string();
+        let e = sniff_csv(b"PK\x03\x04\x14\x00\x06\x00")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("classeur Excel (.xlsx)"), "{e}");
-        let e = sniff_csv(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1").unwrap_err().to_string();
+        let e = sniff_csv(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("97-2003"), "{e}");
         let e = sniff_csv(b"%PDF-1.7\n").unwrap_err().to_string();
         assert!(e.contains("PDF"), "{e}");
-        let e = sniff_csv(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00").unwrap_err().to_string();
+        let e = sniff_csv(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("données binaires"), "{e}");
         assert!(matches!(sniff_csv(b"  \n\n"), Err(TableError::Empty)));
         assert!(matches!(sniff_csv(b""), Err(TableError::Empty)));
@@ -1408,9 +1559,19 @@ mod tests {
 
     #[test]
     fn detects_lon_lat_variants() {
-        for (lon, lat) in [("lon", "lat"), ("lng", "lat"), ("Longitude", "Latitude"), ("X_WGS84", "Y_WGS84"), ("long", "lat")] {
+        for (lon, lat) in [
+            ("lon", "lat"),
+            ("lng", "lat"),
+            ("Longitude", "Latitude"),
+            ("X_WGS84", "Y_WGS84"),
+            ("long", "lat"),
+        ] {
             let m = detect_columns(&h(&["id", lon, lat]), &ColumnSpec::Auto).unwrap();
-            assert_eq!(m.point, Some(PointColumns::LonLat { lon: 1, lat: 2 }), "{lon}/{lat}");
+            assert_eq!(
+                m.point,
+                Some(PointColumns::LonLat { lon: 1, lat: 2 }),
+                "{lon}/{lat}"
+            );
         }
     }
 
@@ -1420,31 +1581,62 @@ mod tests {
         assert_eq!(m.point, Some(PointColumns::Lambert93 { x: 0, y: 1 }));
         let m = detect_columns(&h(&["X", "Y", "nom"]), &ColumnSpec::Auto).unwrap();
         assert_eq!(m.point, Some(PointColumns::XyAuto { x: 0, y: 1 }));
-        let m = detect_columns(&h(&["id", "X Lambert 93", "Y Lambert 93"]), &ColumnSpec::Auto).unwrap();
+        let m = detect_columns(
+            &h(&["id", "X Lambert 93", "Y Lambert 93"]),
+            &ColumnSpec::Auto,
+        )
+        .unwrap();
         assert_eq!(m.point, Some(PointColumns::Lambert93 { x: 1, y: 2 }));
     }
 
     #[test]
     fn detects_address_parts() {
-        let m = detect_columns(&h(&["Nom", "N°", "Voie", "Code postal", "Commune", "Email"]), &ColumnSpec::Auto).unwrap();
+        let m = detect_columns(
+            &h(&["Nom", "N°", "Voie", "Code postal", "Commune", "Email"]),
+            &ColumnSpec::Auto,
+        )
+        .unwrap();
         assert_eq!(m.point, None);
         assert_eq!(
             m.address,
-            vec![(AddressPart::Numero, 1), (AddressPart::Voie, 2), (AddressPart::CodePostal, 3), (AddressPart::Commune, 4)]
+            vec![
+                (AddressPart::Numero, 1),
+                (AddressPart::Voie, 2),
+                (AddressPart::CodePostal, 3),
+                (AddressPart::Commune, 4)
+            ]
         );
-        let m = detect_columns(&h(&["adresse", "adresse_mail", "ville"]), &ColumnSpec::Auto).unwrap();
-        assert_eq!(m.address, vec![(AddressPart::Full, 0), (AddressPart::Commune, 2)]);
+        let m =
+            detect_columns(&h(&["adresse", "adresse_mail", "ville"]), &ColumnSpec::Auto).unwrap();
+        assert_eq!(
+            m.address,
+            vec![(AddressPart::Full, 0), (AddressPart::Commune, 2)]
+        );
     }
 
     #[test]
     fn detects_geocoder_output() {
         let m = detect_columns(
-            &h(&["adresse", "latitude", "longitude", "result_label", "result_score", "result_status"]),
+            &h(&[
+                "adresse",
+                "latitude",
+                "longitude",
+                "result_label",
+                "result_score",
+                "result_status",
+            ]),
             &ColumnSpec::Auto,
         )
         .unwrap();
         assert_eq!(m.point, Some(PointColumns::LonLat { lon: 2, lat: 1 }));
-        assert_eq!(m.geocoder, Some(GeocoderColumns { score: 4, label: Some(3), status: Some(5) }));
+        assert_eq!(
+            m.geocoder,
+            Some(GeocoderColumns {
+                score: 4,
+                label: Some(3),
+                status: Some(5)
+            })
+        );
         assert!(m.address.is_empty());
         assert!(m.describe().contains("déjà géocodé"));
     }
@@ -1452,16 +1644,38 @@ mod tests {
     #[test]
     fn explicit_columns_override_detection() {
         let headers = h(&["lon", "lat", "gx", "gy"]);
-        let m = detect_columns(&headers, &ColumnSpec::Lambert93 { x: "GX".into(), y: "gy".into() }).unwrap();
+        let m = detect_columns(
+            &headers,
+            &ColumnSpec::Lambert93 {
+                x: "GX".into(),
+                y: "gy".into(),
+            },
+        )
+        .unwrap();
         assert_eq!(m.point, Some(PointColumns::Lambert93 { x: 2, y: 3 }));
-        let e = detect_columns(&headers, &ColumnSpec::LonLat { lon: "nope".into(), lat: "lat".into() }).unwrap_err();
-        assert_eq!(e.to_string(), "colonne « nope » introuvable (colonnes du fichier : lon, lat, gx, gy)");
+        let e = detect_columns(
+            &headers,
+            &ColumnSpec::LonLat {
+                lon: "nope".into(),
+                lat: "lat".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "colonne « nope » introuvable (colonnes du fichier : lon, lat, gx, gy)"
+        );
     }
 
     #[test]
     fn no_location_columns_message() {
-        let e = detect_columns(&h(&["nom", "age"]), &ColumnSpec::Auto).unwrap_err().to_string();
-        assert!(e.starts_with("Aucune colonne de localisation reconnue"), "{e}");
+        let e = detect_columns(&h(&["nom", "age"]), &ColumnSpec::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Aucune colonne de localisation reconnue"),
+            "{e}"
+        );
         assert!(e.contains("« nom »"));
     }
 
@@ -1471,16 +1685,29 @@ mod tests {
         let mut s = RowScratch::default();
         let row = h(&["3,0573", " 50.6292 ", ""]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Wgs84 { lon: 3.0573, lat: 50.6292, geocoded: None });
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Wgs84 {
+                lon: 3.0573,
+                lat: 50.6292,
+                geocoded: None
+            }
+        );
         let row = h(&["", "", "12 rue X Lille"]);
         let r: &[String] = &row;
         assert_eq!(m.interpret(&r, &mut s), RowInput::Address("12 rue X Lille"));
         let row = h(&["abc", "50", ""]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Invalid("coordonnées illisibles : « abc » ; « 50 »"));
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Invalid("coordonnées illisibles : « abc » ; « 50 »")
+        );
         let row = h(&["250", "50", ""]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Invalid("coordonnées hors limites (longitude 250, latitude 50)"));
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Invalid("coordonnées hors limites (longitude 250, latitude 50)")
+        );
         let row = h(&["", "", ""]);
         let r: &[String] = &row;
         assert_eq!(m.interpret(&r, &mut s), RowInput::Invalid("adresse vide"));
@@ -1488,32 +1715,63 @@ mod tests {
         let m = detect_columns(&h(&["x", "y"]), &ColumnSpec::Auto).unwrap();
         let row = h(&["704123,5", "7059000"]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Lambert93 { x: 704123.5, y: 7059000.0 });
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Lambert93 {
+                x: 704123.5,
+                y: 7059000.0
+            }
+        );
         let row = h(&["3.06", "50.63"]);
         let r: &[String] = &row;
         assert!(matches!(m.interpret(&r, &mut s), RowInput::Wgs84 { .. }));
         let row = h(&["-500", "7059000"]);
         let r: &[String] = &row;
-        assert!(matches!(m.interpret(&r, &mut s), RowInput::Invalid(m) if m.contains("Lambert-93")));
+        assert!(
+            matches!(m.interpret(&r, &mut s), RowInput::Invalid(m) if m.contains("Lambert-93"))
+        );
 
         let m = detect_columns(&h(&["n", "voie", "cp", "ville"]), &ColumnSpec::Auto).unwrap();
         let row = h(&["12 bis", "rue Nationale", "59000", "Lille"]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Address("12 bis rue Nationale 59000 Lille"));
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Address("12 bis rue Nationale 59000 Lille")
+        );
     }
 
     #[test]
     fn interpret_geocoder_rows() {
-        let m = detect_columns(&h(&["latitude", "longitude", "result_label", "result_score", "result_status"]), &ColumnSpec::Auto).unwrap();
+        let m = detect_columns(
+            &h(&[
+                "latitude",
+                "longitude",
+                "result_label",
+                "result_score",
+                "result_status",
+            ]),
+            &ColumnSpec::Auto,
+        )
+        .unwrap();
         let mut s = RowScratch::default();
         let row = h(&["50.6", "3.05", "12 Rue X 59000 Lille", "0.93", "ok"]);
         let r: &[String] = &row;
         assert_eq!(
             m.interpret(&r, &mut s),
-            RowInput::Wgs84 { lon: 3.05, lat: 50.6, geocoded: Some(Geocoded { score: Some(0.93), label: "12 Rue X 59000 Lille" }) }
+            RowInput::Wgs84 {
+                lon: 3.05,
+                lat: 50.6,
+                geocoded: Some(Geocoded {
+                    score: Some(0.93),
+                    label: "12 Rue X 59000 Lille"
+                })
+            }
         );
         let row = h(&["", "", "", "", "not-found"]);
         let r: &[String] = &row;
-        assert_eq!(m.interpret(&r, &mut s), RowInput::Invalid("adresse non trouvée par le géocodeur (statut « not-found »)"));
+        assert_eq!(
+            m.interpret(&r, &mut s),
+            RowInput::Invalid("adresse non trouvée par le géocodeur (statut « not-found »)")
+        );
     }
 }

@@ -100,7 +100,10 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
     }
     // Fast path: plain ASCII number with '.' only.
     if let Ok(v) = s.parse::<f64>() {
-        if v.is_finite() && s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+        if v.is_finite()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        {
             return Some(v);
         }
     }

@@ -12,9 +12,19 @@ fn fixture_expectations() {
     let mut n = 0;
     for line in expected.lines().skip(1) {
         let f: Vec<&str> = line.split(';').collect();
-        let (query, lon, lat, precision) = (f[0], f[1].parse::<f64>().unwrap(), f[2].parse::<f64>().unwrap(), f[4]);
-        let r = ix.geocode(query).unwrap_or_else(|| panic!("no result for {query}"));
-        assert!((r.lon - lon).abs() < 2e-6 && (r.lat - lat).abs() < 2e-6, "{query}: got {r:?}");
+        let (query, lon, lat, precision) = (
+            f[0],
+            f[1].parse::<f64>().unwrap(),
+            f[2].parse::<f64>().unwrap(),
+            f[4],
+        );
+        let r = ix
+            .geocode(query)
+            .unwrap_or_else(|| panic!("no result for {query}"));
+        assert!(
+            (r.lon - lon).abs() < 2e-6 && (r.lat - lat).abs() < 2e-6,
+            "{query}: got {r:?}"
+        );
         assert_eq!(r.precision.as_str(), precision, "{query}");
         if r.precision == Precision::Numero {
             assert!(r.score >= 0.9, "{query}: {r:?}");

@@ -4,7 +4,11 @@ use proptest::prelude::*;
 use quartiers_io::ban::{normalize_address, normalize_tokens, parse_query, AddressIndex};
 
 fn index() -> AddressIndex {
-    AddressIndex::load_paths(&[concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ban_fixture.csv")]).unwrap()
+    AddressIndex::load_paths(&[concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/ban_fixture.csv"
+    )])
+    .unwrap()
 }
 
 proptest! {

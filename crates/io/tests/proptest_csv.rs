@@ -7,8 +7,13 @@ use quartiers_io::table::{sniff_csv, CsvDialect, CsvRecords, RowInput, TextEncod
 
 fn locate(row: &RowInput<'_>) -> RowResult<'static> {
     match row {
-        RowInput::Wgs84 { .. } | RowInput::Lambert93 { .. } => RowResult::in_qpv("QN05971M", "Secteur Ouest"),
-        RowInput::Address(_) => RowResult { score_geocodage: Some(0.5), ..RowResult::new(Status::ToCheck) },
+        RowInput::Wgs84 { .. } | RowInput::Lambert93 { .. } => {
+            RowResult::in_qpv("QN05971M", "Secteur Ouest")
+        }
+        RowInput::Address(_) => RowResult {
+            score_geocodage: Some(0.5),
+            ..RowResult::new(Status::ToCheck)
+        },
         RowInput::Invalid(m) => RowResult::not_located(m.to_string()),
     }
 }
@@ -32,7 +37,8 @@ fn count_records(data: &[u8], dialect: CsvDialect) -> usize {
 
 fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
     let interesting = prop::sample::select(vec![
-        b'a', b'1', b',', b';', b'\t', b'"', b'\n', b'\r', b' ', b'.', 0xC3, 0xA9, 0xE9, 0xEF, 0xBB, 0xBF, 0x00,
+        b'a', b'1', b',', b';', b'\t', b'"', b'\n', b'\r', b' ', b'.', 0xC3, 0xA9, 0xE9, 0xEF,
+        0xBB, 0xBF, 0x00,
     ]);
     prop::collection::vec(prop_oneof![3 => interesting, 1 => any::<u8>()], 0..600)
 }
@@ -111,12 +117,29 @@ fn regression_corpus() {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
         let mut out = Vec::new();
-        let opts = ProcessOptions { csv_bom: false, ..Default::default() };
+        let opts = ProcessOptions {
+            csv_bom: false,
+            ..Default::default()
+        };
         if let Ok(summary) = process_csv(&data[..], &mut out, &opts, locate, |_| {}) {
             let d_in = sniff_csv(&data[..data.len().min(1 << 16)]).unwrap();
-            assert_eq!(count_records(&data, d_in) as u64, summary.rows + 1, "{}", path.display());
-            let d_out = CsvDialect { separator: d_in.separator, encoding: TextEncoding::Utf8, line_terminator: b'\n' };
-            assert_eq!(count_records(&out, d_out) as u64, summary.rows + 1, "{}", path.display());
+            assert_eq!(
+                count_records(&data, d_in) as u64,
+                summary.rows + 1,
+                "{}",
+                path.display()
+            );
+            let d_out = CsvDialect {
+                separator: d_in.separator,
+                encoding: TextEncoding::Utf8,
+                line_terminator: b'\n',
+            };
+            assert_eq!(
+                count_records(&out, d_out) as u64,
+                summary.rows + 1,
+                "{}",
+                path.display()
+            );
         }
         n += 1;
     }

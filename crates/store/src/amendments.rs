@@ -44,7 +44,15 @@ fn from_row(r: &AnyRow) -> StoreResult<Amendment> {
         author_label: get_str(r, "author_label")?,
         summary: get_str(r, "summary")?,
         reason: get_opt_str(r, "reason")?,
-        changes: raw.into_iter().map(|c| Change { element: c.element, field: c.field, before: c.before, after: c.after }).collect(),
+        changes: raw
+            .into_iter()
+            .map(|c| Change {
+                element: c.element,
+                field: c.field,
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
     })
 }
 
@@ -61,7 +69,12 @@ impl Store {
     }
 
     /// The amendments effective after `from` and up to `to` (both AAAA-MM-JJ), oldest first.
-    pub async fn amendments_between(&self, contract_id: i64, from: Date, to: Date) -> StoreResult<Vec<Amendment>> {
+    pub async fn amendments_between(
+        &self,
+        contract_id: i64,
+        from: Date,
+        to: Date,
+    ) -> StoreResult<Vec<Amendment>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM amendments WHERE contract_id = $1 AND effective_on > $2 AND effective_on <= $3 ORDER BY effective_on, id"
         ))
@@ -74,7 +87,11 @@ impl Store {
     }
 
     /// The contract as it stood at the end of `date`, or `None` before its first amendment.
-    pub async fn contract_as_of(&self, contract_id: i64, date: Date) -> StoreResult<Option<ContractDocument>> {
+    pub async fn contract_as_of(
+        &self,
+        contract_id: i64,
+        date: Date,
+    ) -> StoreResult<Option<ContractDocument>> {
         let snapshot: Option<String> = sqlx::query_scalar(
             "SELECT snapshot FROM amendments WHERE contract_id = $1 AND effective_on <= $2 ORDER BY effective_on DESC, id DESC LIMIT 1",
         )

@@ -86,17 +86,20 @@ impl Store {
 
     /// Whether the platform holds any contract.
     pub async fn has_contracts(&self) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contracts").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contracts")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n > 0)
     }
 
     /// A contract by slug.
     pub async fn contract(&self, slug: &str) -> StoreResult<StoredContract> {
-        let row = sqlx::query("SELECT id, version, document, updated_at FROM contracts WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT id, version, document, updated_at FROM contracts WHERE slug = $1")
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         Ok(StoredContract {
             id: get_i64(&row, "id")?,
             version: get_i64(&row, "version")?,
@@ -106,7 +109,11 @@ impl Store {
     }
 
     /// Creates a contract from a validated document; the first amendment records its creation.
-    pub async fn create_contract(&self, doc: &ContractDocument, amendment: &AmendmentInput) -> StoreResult<i64> {
+    pub async fn create_contract(
+        &self,
+        doc: &ContractDocument,
+        amendment: &AmendmentInput,
+    ) -> StoreResult<i64> {
         doc.validate()?;
         let c = &doc.contract;
         let now = now_text();
@@ -127,7 +134,10 @@ impl Store {
         let id = match inserted {
             Ok(id) => id,
             Err(e) if StoreError::is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("Un contrat porte déjà l'identifiant « {} ».", c.slug)))
+                return Err(StoreError::Conflict(format!(
+                    "Un contrat porte déjà l'identifiant « {} ».",
+                    c.slug
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -140,10 +150,20 @@ impl Store {
     /// Saves a new version of a contract's document, refusing it if someone saved in between
     /// (`expected_version`), and records the amendment in the same transaction.
     /// Returns the new version.
-    pub async fn save_contract(&self, id: i64, expected_version: i64, doc: &ContractDocument, amendment: &AmendmentInput) -> StoreResult<i64> {
+    pub async fn save_contract(
+        &self,
+        id: i64,
+        expected_version: i64,
+        doc: &ContractDocument,
+        amendment: &AmendmentInput,
+    ) -> StoreResult<i64> {
         doc.validate()?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT document, version FROM contracts WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NotFound)?;
+        let row = sqlx::query("SELECT document, version FROM contracts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let before = parse_document(&get_str(&row, "document")?)?;
         if get_i64(&row, "version")? != expected_version {
             return Err(StoreError::Conflict(
@@ -151,9 +171,17 @@ impl Store {
             ));
         }
         if before.contract.slug != doc.contract.slug {
-            return Err(quartiers_domain::ValidationErrors::single("slug", "L'identifiant d'un contrat ne peut pas être modifié.").into());
+            return Err(quartiers_domain::ValidationErrors::single(
+                "slug",
+                "L'identifiant d'un contrat ne peut pas être modifié.",
+            )
+            .into());
         }
-        let last: Option<String> = sqlx::query_scalar("SELECT MAX(effective_on) FROM amendments WHERE contract_id = $1").bind(id).fetch_one(&mut *tx).await?;
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT MAX(effective_on) FROM amendments WHERE contract_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         let effective = amendment.effective_on.to_string();
         if let Some(last) = last.filter(|l| *l > effective) {
             return Err(quartiers_domain::ValidationErrors::single(
@@ -178,7 +206,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
-            return Err(StoreError::Conflict("Ce contrat a été modifié en même temps par quelqu'un d'autre : réessayez.".into()));
+            return Err(StoreError::Conflict(
+                "Ce contrat a été modifié en même temps par quelqu'un d'autre : réessayez.".into(),
+            ));
         }
         sync_projections(&mut tx, id, doc).await?;
         insert_amendment(&mut tx, id, Some(&before), doc, amendment).await?;
@@ -188,7 +218,10 @@ impl Store {
 
     /// Deletes a contract with its history.
     pub async fn delete_contract(&self, id: i64) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM contracts WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM contracts WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -201,7 +234,9 @@ impl Store {
             .bind(contract_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((get_str(r, "node_key")?, get_i64(r, "id")?))).collect()
+        rows.iter()
+            .map(|r| Ok((get_str(r, "node_key")?, get_i64(r, "id")?)))
+            .collect()
     }
 
     /// The contracts covering a commune.
@@ -218,9 +253,19 @@ impl Store {
 }
 
 /// Keeps the framework-node and commune projections in step with the document.
-async fn sync_projections(tx: &mut Transaction<'_, Any>, id: i64, doc: &ContractDocument) -> StoreResult<()> {
+async fn sync_projections(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    doc: &ContractDocument,
+) -> StoreResult<()> {
     let now = now_text();
-    sqlx::query("UPDATE framework_nodes SET removed_at = $1 WHERE contract_id = $2 AND removed_at IS NULL").bind(&now).bind(id).execute(&mut **tx).await?;
+    sqlx::query(
+        "UPDATE framework_nodes SET removed_at = $1 WHERE contract_id = $2 AND removed_at IS NULL",
+    )
+    .bind(&now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     let mut parents: Vec<Option<String>> = Vec::new();
     let mut positions: Vec<i64> = Vec::new();
     for (depth, node) in flat_nodes(doc) {
@@ -245,7 +290,10 @@ async fn sync_projections(tx: &mut Transaction<'_, Any>, id: i64, doc: &Contract
         .await?;
         parents.push(Some(node.key.clone()));
     }
-    sqlx::query("DELETE FROM contract_communes WHERE contract_id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM contract_communes WHERE contract_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     for c in &doc.contract.territory.communes {
         sqlx::query("INSERT INTO contract_communes (contract_id, insee, name) VALUES ($1, $2, $3)")
             .bind(id)
@@ -257,7 +305,13 @@ async fn sync_projections(tx: &mut Transaction<'_, Any>, id: i64, doc: &Contract
     Ok(())
 }
 
-async fn insert_amendment(tx: &mut Transaction<'_, Any>, id: i64, before: Option<&ContractDocument>, after: &ContractDocument, a: &AmendmentInput) -> StoreResult<()> {
+async fn insert_amendment(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    before: Option<&ContractDocument>,
+    after: &ContractDocument,
+    a: &AmendmentInput,
+) -> StoreResult<()> {
     let changes = diff(before, Some(after));
     sqlx::query(
         "INSERT INTO amendments (contract_id, effective_on, recorded_at, author_id, author_label, summary, reason, changes, snapshot)

@@ -47,7 +47,8 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-        e.as_database_error().is_some_and(|d| d.is_unique_violation())
+        e.as_database_error()
+            .is_some_and(|d| d.is_unique_violation())
     }
 }
 
@@ -64,7 +65,9 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password: never print it.
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -73,9 +76,16 @@ pub fn normalize_url(url: &str) -> (String, Backend) {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (url.to_string(), Backend::Postgres)
     } else {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         let sep = if path.contains('?') { '&' } else { '?' };
-        let with_mode = if path.contains("mode=") { path.to_string() } else { format!("{path}{sep}mode=rwc") };
+        let with_mode = if path.contains("mode=") {
+            path.to_string()
+        } else {
+            format!("{path}{sep}mode=rwc")
+        };
         (format!("sqlite://{with_mode}"), Backend::Sqlite)
     }
 }
@@ -138,7 +148,15 @@ pub fn now_text() -> String {
 /// Formats a timestamp as fixed-width UTC text.
 pub fn timestamp_text(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Today's date (UTC).

@@ -8,7 +8,11 @@ use crate::{now_text, Backend, Store, StoreResult};
 use sqlx::Executor;
 
 /// The migrations, in order: (version, name, portable SQL).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 fn render(sql: &str, backend: Backend) -> String {
     let pk = match backend {
@@ -28,23 +32,27 @@ pub(crate) async fn run(store: &Store) -> StoreResult<Vec<String>> {
         let mut tx = store.pool.begin().await?;
         // Serialize concurrent app servers starting together on PostgreSQL.
         if store.backend == Backend::Postgres {
-            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").await?;
+            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                .await?;
         }
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(*version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?;
         if done.is_some() {
             tx.rollback().await?;
             continue;
         }
         tx.execute(render(sql, store.backend).as_str()).await?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(*version)
-            .bind(*name)
-            .bind(now_text())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(*version)
+        .bind(*name)
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(version, name, "migration applied");
         applied.push(format!("{version:04}_{name}"));

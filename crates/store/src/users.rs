@@ -1,6 +1,8 @@
 //! Accounts, contract roles, server-side sessions and login-failure counting.
 
-use crate::{get_i64, get_opt_str, get_str, now_text, timestamp_text, Store, StoreError, StoreResult};
+use crate::{
+    get_i64, get_opt_str, get_str, now_text, timestamp_text, Store, StoreError, StoreResult,
+};
 use quartiers_domain::{Principal, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -23,7 +25,11 @@ pub struct UserRecord {
 
 impl std::fmt::Debug for UserRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRecord").field("id", &self.id).field("email", &self.email).field("is_admin", &self.is_admin).finish_non_exhaustive()
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,19 +93,34 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> StoreResult<UserRecord> {
 pub fn normalize_email(email: &str) -> Result<String, String> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !e.chars().any(char::is_whitespace);
     if valid {
         Ok(e)
     } else {
-        Err(format!("« {} » n'est pas une adresse électronique valide.", email.trim()))
+        Err(format!(
+            "« {} » n'est pas une adresse électronique valide.",
+            email.trim()
+        ))
     }
 }
 
 impl Store {
     /// Creates an account. `password_hash` is an argon2 PHC string.
-    pub async fn create_user(&self, email: &str, display_name: Option<&str>, password_hash: &str, is_admin: bool) -> StoreResult<i64> {
-        let email = normalize_email(email).map_err(|m| quartiers_domain::ValidationErrors::single("email", m))?;
+    pub async fn create_user(
+        &self,
+        email: &str,
+        display_name: Option<&str>,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<i64> {
+        let email = normalize_email(email)
+            .map_err(|m| quartiers_domain::ValidationErrors::single("email", m))?;
         let r = sqlx::query_scalar::<_, i64>("INSERT INTO users (email, display_name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(&email)
             .bind(display_name)
@@ -110,7 +131,9 @@ impl Store {
             .await;
         match r {
             Ok(id) => Ok(id),
-            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!("Un compte existe déjà pour {email}."))),
+            Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "Un compte existe déjà pour {email}."
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -118,18 +141,33 @@ impl Store {
     /// An account by email.
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
         let email = email.trim().to_lowercase();
-        let row = sqlx::query("SELECT id, email, display_name, password_hash, is_admin FROM users WHERE email = $1").bind(email).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(
+            "SELECT id, email, display_name, password_hash, is_admin FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// All accounts, by email.
     pub async fn users(&self) -> StoreResult<Vec<UserRecord>> {
-        let rows = sqlx::query("SELECT id, email, display_name, password_hash, is_admin FROM users ORDER BY email").fetch_all(&self.pool).await?;
+        let rows = sqlx::query(
+            "SELECT id, email, display_name, password_hash, is_admin FROM users ORDER BY email",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// Grants (or changes) a user's role on a contract.
-    pub async fn grant_role(&self, user_id: i64, contract_id: i64, role: Role, institution: Option<&str>) -> StoreResult<()> {
+    pub async fn grant_role(
+        &self,
+        user_id: i64,
+        contract_id: i64,
+        role: Role,
+        institution: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO user_roles (user_id, contract_id, role, institution) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, contract_id) DO UPDATE SET role = excluded.role, institution = excluded.institution",
@@ -164,12 +202,25 @@ impl Store {
     }
 
     async fn principal(&self, user: &UserRecord) -> StoreResult<Principal> {
-        let rows = sqlx::query("SELECT contract_id, role FROM user_roles WHERE user_id = $1").bind(user.id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT contract_id, role FROM user_roles WHERE user_id = $1")
+            .bind(user.id)
+            .fetch_all(&self.pool)
+            .await?;
         let roles = rows
             .iter()
-            .filter_map(|r| Some((get_i64(r, "contract_id").ok()?, Role::parse(&get_str(r, "role").ok()?).ok()?)))
+            .filter_map(|r| {
+                Some((
+                    get_i64(r, "contract_id").ok()?,
+                    Role::parse(&get_str(r, "role").ok()?).ok()?,
+                ))
+            })
             .collect();
-        Ok(Principal { user_id: user.id, email: user.email.clone(), is_admin: user.is_admin, roles })
+        Ok(Principal {
+            user_id: user.id,
+            email: user.email.clone(),
+            is_admin: user.is_admin,
+            roles,
+        })
     }
 
     /// Opens a session for `user_id`, valid for `ttl`.
@@ -200,30 +251,49 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let user = user_from_row(&row)?;
-        Ok(Some(SessionInfo { principal: self.principal(&user).await?, csrf: get_str(&row, "csrf_token")? }))
+        Ok(Some(SessionInfo {
+            principal: self.principal(&user).await?,
+            csrf: get_str(&row, "csrf_token")?,
+        }))
     }
 
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(hash_token(token))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Records a failed login for a key (an email or an address).
     pub async fn record_login_failure(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO login_failures (attempt_key, at) VALUES ($1, $2)").bind(key).bind(now_text()).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO login_failures (attempt_key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now_text())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Failed logins for a key within the last `window`.
     pub async fn recent_login_failures(&self, key: &str, window: Duration) -> StoreResult<i64> {
         let since = timestamp_text(OffsetDateTime::now_utc() - window);
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE attempt_key = $1 AND at > $2").bind(key).bind(since).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_failures WHERE attempt_key = $1 AND at > $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Forgets a key's failures after a successful login.
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE attempt_key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_failures WHERE attempt_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -3,7 +3,9 @@
 
 use crate::error::Error;
 use crate::AppState;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -49,12 +51,19 @@ pub fn check_new_password(p: &str) -> Result<(), String> {
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(p: &Password) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default().hash_password(p.0.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?.to_string())
+    Ok(Argon2::default()
+        .hash_password(p.0.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
+        .to_string())
 }
 
 /// Verifies a password against a stored argon2 hash.
 pub fn verify_password(p: &Password, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(p.0.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(p.0.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A random token for anonymous forms' CSRF cookie.
@@ -113,7 +122,11 @@ impl Visitor {
         if self.bearer {
             return Ok(());
         }
-        let expected = self.session.as_ref().map(|s| s.csrf.as_bytes()).ok_or(Error::Csrf)?;
+        let expected = self
+            .session
+            .as_ref()
+            .map(|s| s.csrf.as_bytes())
+            .ok_or(Error::Csrf)?;
         if constant_time_eq(expected, submitted.as_bytes()) {
             Ok(())
         } else {
@@ -129,8 +142,14 @@ impl Visitor {
     /// Author label for the amendment history.
     pub fn author(&self) -> quartiers_store::contracts::Author {
         match self.principal() {
-            Some(p) => quartiers_store::contracts::Author { user_id: Some(p.user_id), label: p.email.clone() },
-            None => quartiers_store::contracts::Author { user_id: None, label: "anonyme".into() },
+            Some(p) => quartiers_store::contracts::Author {
+                user_id: Some(p.user_id),
+                label: p.email.clone(),
+            },
+            None => quartiers_store::contracts::Author {
+                user_id: None,
+                label: "anonyme".into(),
+            },
         }
     }
 }
@@ -143,7 +162,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl FromRequestParts<AppState> for Visitor {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -153,29 +175,51 @@ impl FromRequestParts<AppState> for Visitor {
         let jar = CookieJar::from_headers(&parts.headers);
         let (token, is_bearer) = match bearer {
             Some(t) => (Some(t), true),
-            None => (jar.get(SESSION_COOKIE).map(|c| c.value().to_string()), false),
+            None => (
+                jar.get(SESSION_COOKIE).map(|c| c.value().to_string()),
+                false,
+            ),
         };
-        let Some(token) = token else { return Ok(Visitor::default()) };
+        let Some(token) = token else {
+            return Ok(Visitor::default());
+        };
         let session = state.store.session(&token).await?;
         if is_bearer && session.is_none() {
             return Err(Error::Unauthorized);
         }
-        Ok(Visitor { session, bearer: is_bearer, token: Some(token) })
+        Ok(Visitor {
+            session,
+            bearer: is_bearer,
+            token: Some(token),
+        })
     }
 }
 
 /// Refuses a login attempt when the email or the address failed too often recently.
 pub async fn check_rate_limit(state: &AppState, email: &str, address: &str) -> Result<(), Error> {
-    let by_email = state.store.recent_login_failures(&format!("email:{email}"), LOGIN_WINDOW).await?;
-    let by_address = state.store.recent_login_failures(&format!("ip:{address}"), LOGIN_WINDOW).await?;
+    let by_email = state
+        .store
+        .recent_login_failures(&format!("email:{email}"), LOGIN_WINDOW)
+        .await?;
+    let by_address = state
+        .store
+        .recent_login_failures(&format!("ip:{address}"), LOGIN_WINDOW)
+        .await?;
     if by_email >= MAX_FAILURES_PER_EMAIL || by_address >= MAX_FAILURES_PER_ADDRESS {
-        return Err(Error::TooManyRequests("Trop de tentatives de connexion infructueuses. Réessayez dans 15 minutes.".into()));
+        return Err(Error::TooManyRequests(
+            "Trop de tentatives de connexion infructueuses. Réessayez dans 15 minutes.".into(),
+        ));
     }
     Ok(())
 }
 
 /// Checks credentials, counting failures; returns the user id and admin flag.
-pub async fn authenticate(state: &AppState, email: &str, password: &Password, address: &str) -> Result<Option<i64>, Error> {
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: &Password,
+    address: &str,
+) -> Result<Option<i64>, Error> {
     let email = email.trim().to_lowercase();
     check_rate_limit(state, &email, address).await?;
     let user = state.store.user_by_email(&email).await?;
@@ -189,11 +233,20 @@ pub async fn authenticate(state: &AppState, email: &str, password: &Password, ad
         }
     };
     if ok {
-        state.store.clear_login_failures(&format!("email:{email}")).await?;
+        state
+            .store
+            .clear_login_failures(&format!("email:{email}"))
+            .await?;
         Ok(user.map(|u| u.id))
     } else {
-        state.store.record_login_failure(&format!("email:{email}")).await?;
-        state.store.record_login_failure(&format!("ip:{address}")).await?;
+        state
+            .store
+            .record_login_failure(&format!("email:{email}"))
+            .await?;
+        state
+            .store
+            .record_login_failure(&format!("ip:{address}"))
+            .await?;
         Ok(None)
     }
 }

@@ -100,7 +100,13 @@ impl IntoResponse for Error {
         self.log();
         let status = self.status();
         let title = self.to_string();
-        (status, axum::response::Html(layout::error_page(status.as_u16(), &title, &self.detail()).into_string())).into_response()
+        (
+            status,
+            axum::response::Html(
+                layout::error_page(status.as_u16(), &title, &self.detail()).into_string(),
+            ),
+        )
+            .into_response()
     }
 }
 
@@ -157,7 +163,12 @@ impl IntoResponse for ApiError {
                 _ => vec![],
             },
         };
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], serde_json::to_string(&problem).unwrap_or_default()).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            serde_json::to_string(&problem).unwrap_or_default(),
+        )
+            .into_response()
     }
 }
 

@@ -149,7 +149,10 @@ fn footer(frame: &Frame) -> Markup {
 
 /// A minimal frame for error pages rendered without the visitor's context.
 pub fn error_page(status: u16, title: &str, detail: &str) -> Markup {
-    let frame = Frame { institution: "Quartiers".into(), ..Default::default() };
+    let frame = Frame {
+        institution: "Quartiers".into(),
+        ..Default::default()
+    };
     page(
         &frame,
         title,
@@ -181,6 +184,18 @@ pub fn error_summary(errors: &quartiers_domain::ValidationErrors) -> Markup {
     }
 }
 
+/// An alert box listing the faults of an imported file, each with its place (line or path).
+pub fn file_errors(errors: &quartiers_domain::ValidationErrors) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.fr-alert.fr-alert--error.fr-mb-3w role="alert" {
+                h2.fr-alert__title { "Le fichier contient des erreurs" }
+                ul { @for e in &errors.0 { li { code { (e.field) } " : " (e.message) } } }
+            }
+        }
+    }
+}
+
 /// A success or information notice.
 pub fn notice(kind: &str, text: &str) -> Markup {
     html! { div class=(format!("fr-alert fr-alert--{kind} fr-alert--sm fr-mb-3w")) role="status" { p { (text) } } }
@@ -201,12 +216,29 @@ pub fn paragraphs(text: &str) -> Markup {
 
 /// Formats an ISO date in French (`7 mai 2024`).
 pub fn french_date(iso: &str) -> String {
-    const MONTHS: [&str; 12] = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
+    const MONTHS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
     let parts: Vec<&str> = iso.get(..10).unwrap_or(iso).split('-').collect();
     match parts.as_slice() {
         [y, m, d] => match (m.parse::<usize>(), d.parse::<u32>()) {
             (Ok(m), Ok(d)) if (1..=12).contains(&m) => {
-                let day = if d == 1 { "1er".to_string() } else { d.to_string() };
+                let day = if d == 1 {
+                    "1er".to_string()
+                } else {
+                    d.to_string()
+                };
                 format!("{day} {} {y}", MONTHS[m - 1])
             }
             _ => iso.to_string(),

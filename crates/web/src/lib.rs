@@ -26,7 +26,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { institution_name: "Quartiers".into(), state_service: false, secure_cookies: false }
+        Self {
+            institution_name: "Quartiers".into(),
+            state_service: false,
+            secure_cookies: false,
+        }
     }
 }
 
@@ -41,7 +45,10 @@ pub struct AppState {
 
 /// The whole application: pages, API, assets, with tracing and a body-size limit.
 pub fn app(store: Store, config: Config) -> Router {
-    let state = AppState { store, config: Arc::new(config) };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())

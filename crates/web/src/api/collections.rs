@@ -49,7 +49,7 @@ pub enum CollectionName {
 pub struct ItemRequest {
     /// The contract version the client read.
     pub version: i64,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     #[serde(default)]
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
@@ -71,7 +71,10 @@ pub struct CreatedItem {
 
 /// The list named by the path, or 404.
 fn collection(name: &str) -> ApiResult<Collection> {
-    Collection::ALL.into_iter().find(|c| c.field() == name).ok_or(ApiError(Error::NotFound))
+    Collection::ALL
+        .into_iter()
+        .find(|c| c.field() == name)
+        .ok_or(ApiError(Error::NotFound))
 }
 
 /// The 0-based index of the path, or 404.
@@ -80,11 +83,15 @@ fn index(text: &str) -> ApiResult<usize> {
 }
 
 fn typed<T: DeserializeOwned>(item: &Value) -> ApiResult<()> {
-    serde_json::from_value::<T>(item.clone()).map(|_| ()).map_err(|e| {
-        let full = e.to_string();
-        let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
-        ApiError(translate_serde(message, None))
-    })
+    serde_json::from_value::<T>(item.clone())
+        .map(|_| ())
+        .map_err(|e| {
+            let full = e.to_string();
+            let message = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(m, _)| m);
+            ApiError(translate_serde(message, None))
+        })
 }
 
 /// Checks the item's shape against its list's type, for precise French messages.
@@ -108,21 +115,25 @@ fn check_shape(c: Collection, item: &Value) -> ApiResult<()> {
 
 /// The item at `i`, or 404.
 fn item_at(doc: &ContractDocument, c: Collection, i: usize) -> ApiResult<Value> {
-    edit::items(doc, c).into_iter().nth(i).ok_or(ApiError(Error::NotFound))
+    edit::items(doc, c)
+        .into_iter()
+        .nth(i)
+        .ok_or(ApiError(Error::NotFound))
 }
 
 /// The items of one list of a contract.
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/{collection}",
+    operation_id = "listItems",
     tag = "collections",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
     ),
     responses(
-        (status = 200, description = "Les éléments, dans l'ordre", body = [Object]),
-        (status = 404, description = "Contrat ou liste inconnus", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The items, in order (see the Component, Signatory, CrossCuttingAxis, FlagshipAction, KeyFigure, ContractQpv, RenewalSite, LocalVolet and Section schemas)", body = [Object]),
+        (status = 404, description = "No such contract or list", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -139,15 +150,16 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/{collection}/{index}",
+    operation_id = "getItem",
     tag = "collections",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
-        ("index" = usize, Path, description = "Position dans la liste (à partir de 0)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
+        ("index" = usize, Path, description = "Position in the list (from 0)"),
     ),
     responses(
-        (status = 200, description = "L'élément", body = Object),
-        (status = 404, description = "Contrat, liste ou élément inconnus", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The item", body = Object),
+        (status = 404, description = "No such contract, list or item", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -165,21 +177,22 @@ pub async fn show(
 #[utoipa::path(
     post,
     path = "/api/v1/contracts/{slug}/{collection}",
+    operation_id = "addItem",
     tag = "collections",
     request_body = ItemRequest,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, description = "Élément ajouté", body = CreatedItem),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat ou liste inconnus", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Added", body = CreatedItem),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract or list", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid data (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -198,30 +211,37 @@ pub async fn insert(
     let summary = item_summary(c, &c.item_label(&body.item), "ajouté");
     let m = meta(body.version, &body.effective_on, &body.reason);
     let item = body.item;
-    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| edit::insert_item(doc, c, item)).await?;
-    Ok(created(format!("{PREFIX}/contracts/{slug}/{}/{index}", c.field()), CreatedItem { index, version }))
+    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| {
+        edit::insert_item(doc, c, item)
+    })
+    .await?;
+    Ok(created(
+        format!("{PREFIX}/contracts/{slug}/{}/{index}", c.field()),
+        CreatedItem { index, version },
+    ))
 }
 
 /// Replaces the item at `index` (pilot).
 #[utoipa::path(
     put,
     path = "/api/v1/contracts/{slug}/{collection}/{index}",
+    operation_id = "replaceItem",
     tag = "collections",
     request_body = ItemRequest,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
-        ("index" = usize, Path, description = "Position dans la liste (à partir de 0)"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
+        ("index" = usize, Path, description = "Position in the list (from 0)"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément remplacé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat, liste ou élément inconnus", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Replaced", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract, list or item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid data (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -241,7 +261,10 @@ pub async fn replace(
     let summary = item_summary(c, &c.item_label(&body.item), "modifié");
     let m = meta(body.version, &body.effective_on, &body.reason);
     let item = body.item;
-    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| edit::replace_item(doc, c, i, item)).await?;
+    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| {
+        edit::replace_item(doc, c, i, item)
+    })
+    .await?;
     Ok(Json(VersionResponse { version }))
 }
 
@@ -249,22 +272,23 @@ pub async fn replace(
 #[utoipa::path(
     delete,
     path = "/api/v1/contracts/{slug}/{collection}/{index}",
+    operation_id = "removeItem",
     tag = "collections",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
-        ("index" = usize, Path, description = "Position dans la liste (à partir de 0)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
+        ("index" = usize, Path, description = "Position in the list (from 0)"),
         ChangeParams,
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément supprimé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat, liste ou élément inconnus", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Version manquante ou données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Removed", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract, list or item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing version, or invalid data", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers))]
@@ -282,7 +306,10 @@ pub async fn remove(
     let m = params.meta()?;
     let old = item_at(&stored.document, c, i)?;
     let summary = item_summary(c, &c.item_label(&old), "supprimé");
-    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| edit::remove_item(doc, c, i)).await?;
+    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| {
+        edit::remove_item(doc, c, i)
+    })
+    .await?;
     Ok(Json(VersionResponse { version }))
 }
 
@@ -290,22 +317,23 @@ pub async fn remove(
 #[utoipa::path(
     post,
     path = "/api/v1/contracts/{slug}/{collection}/{index}/move",
+    operation_id = "moveItem",
     tag = "collections",
     request_body = MoveRequest,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("collection" = CollectionName, Path, description = "Nom de la liste"),
-        ("index" = usize, Path, description = "Position dans la liste (à partir de 0)"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("collection" = CollectionName, Path, description = "Name of the list"),
+        ("index" = usize, Path, description = "Position in the list (from 0)"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément déplacé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat, liste ou élément inconnus", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Déplacement impossible (déjà en tête ou en fin de liste)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Moved", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract, list or item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Already first (up) or last (down)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -325,8 +353,15 @@ pub async fn move_item(
     if edit::move_item(&stored.document, c, i, up)? == stored.document {
         return Err(field_error("direction", edge_message(up)));
     }
-    let summary = format!("{} {}", item_summary(c, &c.item_label(&old), "déplacé"), body.direction.label());
+    let summary = format!(
+        "{} {}",
+        item_summary(c, &c.item_label(&old), "déplacé"),
+        body.direction.label()
+    );
     let m = meta(body.version, &body.effective_on, &body.reason);
-    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| edit::move_item(doc, c, i, up)).await?;
+    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| {
+        edit::move_item(doc, c, i, up)
+    })
+    .await?;
     Ok(Json(VersionResponse { version }))
 }

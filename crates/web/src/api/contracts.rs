@@ -56,7 +56,7 @@ pub struct ContractView {
 pub struct ReplaceContract {
     /// The contract version the client read.
     pub version: i64,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     #[serde(default)]
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
@@ -70,8 +70,9 @@ pub struct ReplaceContract {
 #[utoipa::path(
     get,
     path = "/api/v1/contracts",
+    operation_id = "listContracts",
     tag = "contracts",
-    responses((status = 200, description = "Les contrats", body = [ContractListItem]))
+    responses((status = 200, description = "The contracts", body = [ContractListItem]))
 )]
 #[tracing::instrument(skip(state))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ContractListItem>>> {
@@ -97,16 +98,17 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ContractL
 #[utoipa::path(
     post,
     path = "/api/v1/contracts",
+    operation_id = "importContract",
     tag = "contracts",
     request_body = ContractDocument,
-    params(("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)")),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)")),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, description = "Contrat créé", body = CreatedContract),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé aux administrateurs, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Un contrat porte déjà cet identifiant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Document invalide", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Created", body = CreatedContract),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform administrator, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A contract already has this slug", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid document (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, doc))]
@@ -120,44 +122,57 @@ pub async fn create(
     check_csrf(&visitor, &headers)?;
     let id = changes::import(&state, &visitor, &doc).await?;
     let slug = doc.contract.slug;
-    Ok(created(format!("{PREFIX}/contracts/{slug}"), CreatedContract { slug, id }))
+    Ok(created(
+        format!("{PREFIX}/contracts/{slug}"),
+        CreatedContract { slug, id },
+    ))
 }
 
 /// A contract with its version and current document.
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}",
+    operation_id = "getContract",
     tag = "contracts",
-    params(("slug" = String, Path, description = "Identifiant du contrat")),
+    params(("slug" = String, Path, description = "Contract slug")),
     responses(
-        (status = 200, description = "Le contrat", body = ContractView),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The contract", body = ContractView),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
-pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<ContractView>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<ContractView>> {
     let c = state.store.contract(&slug).await?;
-    Ok(Json(ContractView { id: c.id, version: c.version, updated_at: c.updated_at, document: c.document }))
+    Ok(Json(ContractView {
+        id: c.id,
+        version: c.version,
+        updated_at: c.updated_at,
+        document: c.document,
+    }))
 }
 
 /// Replaces a contract's whole document (pilot), recording an amendment.
 #[utoipa::path(
     put,
     path = "/api/v1/contracts/{slug}",
+    operation_id = "replaceContract",
     tag = "contracts",
     request_body = ReplaceContract,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Document remplacé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Document invalide", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Replaced", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid document (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -170,7 +185,10 @@ pub async fn replace(
 ) -> ApiResult<Json<VersionResponse>> {
     let stored = changes::load_for_edit(&state, &visitor, &slug).await?;
     check_csrf(&visitor, &headers)?;
-    let summary = format!("Contrat « {} » remplacé par un document complet", body.document.contract.name.trim());
+    let summary = format!(
+        "Contrat « {} » remplacé par un document complet",
+        body.document.contract.name.trim()
+    );
     let m = meta(body.version, &body.effective_on, &body.reason);
     let document = body.document;
     let version = changes::apply(&state, &visitor, &stored, &m, summary, move |_| {
@@ -185,17 +203,18 @@ pub async fn replace(
 #[utoipa::path(
     delete,
     path = "/api/v1/contracts/{slug}",
+    operation_id = "deleteContract",
     tag = "contracts",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 204, description = "Contrat supprimé"),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé aux administrateurs, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform administrator, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers))]
@@ -220,22 +239,30 @@ pub async fn delete(
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/export",
+    operation_id = "exportContract",
     tag = "contracts",
-    params(("slug" = String, Path, description = "Identifiant du contrat")),
+    params(("slug" = String, Path, description = "Contract slug")),
     responses(
-        (status = 200, description = "Le document du contrat, en pièce jointe", body = ContractDocument,
+        (status = 200, description = "The contract document, as an attachment", body = ContractDocument,
          headers(("Content-Disposition" = String, description = "attachment; filename=\"SLUG.json\""))),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
-pub async fn export(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Response> {
+pub async fn export(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
     let c = state.store.contract(&slug).await?;
     let disposition = format!("attachment; filename=\"{}.json\"", c.document.contract.slug);
-    let disposition = HeaderValue::from_str(&disposition).map_err(|e| crate::error::Error::Internal(e.into()))?;
+    let disposition =
+        HeaderValue::from_str(&disposition).map_err(|e| crate::error::Error::Internal(e.into()))?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         c.document.to_json(),

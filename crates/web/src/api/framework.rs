@@ -2,7 +2,9 @@
 //! by node through the same domain operations as the pages' forms.
 
 use super::json::{check_csrf, ApiVisitor, Json, Path, Query};
-use super::{created, field_error, meta, node_summary, ChangeParams, Direction, VersionResponse, PREFIX};
+use super::{
+    created, field_error, meta, node_summary, ChangeParams, Direction, VersionResponse, PREFIX,
+};
 use crate::changes;
 use crate::error::{ApiResult, Error, Problem};
 use crate::AppState;
@@ -36,7 +38,7 @@ pub struct NodeView {
 pub struct NewNode {
     /// The contract version the client read.
     pub version: i64,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     #[serde(default)]
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
@@ -64,7 +66,7 @@ pub struct NewNode {
 pub struct NodeUpdate {
     /// The contract version the client read.
     pub version: i64,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     #[serde(default)]
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
@@ -89,7 +91,7 @@ pub struct NodeUpdate {
 pub struct MoveRequest {
     /// The contract version the client read.
     pub version: i64,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     #[serde(default)]
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
@@ -109,9 +111,17 @@ pub struct CreatedNode {
 }
 
 /// Builds the node form the pages would submit, so that the same rules apply.
-fn node_form(title: &str, description: &Option<String>, scope: &Option<String>, partners: &[String]) -> ApiResult<Form> {
+fn node_form(
+    title: &str,
+    description: &Option<String>,
+    scope: &Option<String>,
+    partners: &[String],
+) -> ApiResult<Form> {
     if let Some(i) = partners.iter().position(|p| p.contains(['\n', '\r'])) {
-        return Err(field_error(&format!("partners[{i}]"), "Un partenaire s'écrit sur une seule ligne."));
+        return Err(field_error(
+            &format!("partners[{i}]"),
+            "Un partenaire s'écrit sur une seule ligne.",
+        ));
     }
     let mut v = Map::new();
     v.insert("title".into(), Value::String(title.into()));
@@ -143,22 +153,30 @@ fn parent_of(doc: &ContractDocument, key: &str) -> Option<String> {
 /// The node `key`, its depth and level name, or 404.
 fn find<'a>(doc: &'a ContractDocument, key: &str) -> ApiResult<(&'a FrameworkNode, usize, String)> {
     let (node, depth) = doc.find_node(key).ok_or(Error::NotFound)?;
-    Ok((node, depth, doc.contract.level_label(depth).singular.clone()))
+    Ok((
+        node,
+        depth,
+        doc.contract.level_label(depth).singular.clone(),
+    ))
 }
 
 /// The framework tree of a contract.
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/framework",
+    operation_id = "getFramework",
     tag = "framework",
-    params(("slug" = String, Path, description = "Identifiant du contrat")),
+    params(("slug" = String, Path, description = "Contract slug")),
     responses(
-        (status = 200, description = "Les éléments de premier niveau, avec leurs descendants", body = [FrameworkNode]),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The top-level nodes, with their descendants", body = [FrameworkNode]),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
-pub async fn tree(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Vec<FrameworkNode>>> {
+pub async fn tree(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Vec<FrameworkNode>>> {
     let c = state.store.contract(&slug).await?;
     Ok(Json(c.document.contract.framework))
 }
@@ -167,41 +185,52 @@ pub async fn tree(State(state): State<AppState>, Path(slug): Path<String>) -> Ap
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/framework/{key}",
+    operation_id = "getNode",
     tag = "framework",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("key" = String, Path, description = "Clé de l'élément du cadre"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("key" = String, Path, description = "Key of the framework node"),
     ),
     responses(
-        (status = 200, description = "L'élément", body = NodeView),
-        (status = 404, description = "Contrat ou élément inconnu", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The item", body = NodeView),
+        (status = 404, description = "No such contract or node", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
-pub async fn show(State(state): State<AppState>, Path((slug, key)): Path<(String, String)>) -> ApiResult<Json<NodeView>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path((slug, key)): Path<(String, String)>,
+) -> ApiResult<Json<NodeView>> {
     let c = state.store.contract(&slug).await?;
     let (node, depth, level) = find(&c.document, &key)?;
-    Ok(Json(NodeView { version: c.version, node: node.clone(), depth, level, parent: parent_of(&c.document, &key) }))
+    Ok(Json(NodeView {
+        version: c.version,
+        node: node.clone(),
+        depth,
+        level,
+        parent: parent_of(&c.document, &key),
+    }))
 }
 
 /// Adds a node at the top of the framework or under `parent` (pilot).
 #[utoipa::path(
     post,
     path = "/api/v1/contracts/{slug}/framework",
+    operation_id = "addNode",
     tag = "framework",
     request_body = NewNode,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, description = "Élément ajouté", body = CreatedNode),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Added", body = CreatedNode),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid data (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -214,14 +243,20 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let stored = changes::load_for_edit(&state, &visitor, &slug).await?;
     check_csrf(&visitor, &headers)?;
-    let parent = body.parent.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let parent = body
+        .parent
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let depth = match parent {
         None => 0,
         Some(p) => {
-            let (_, d) = stored
-                .document
-                .find_node(p)
-                .ok_or_else(|| field_error("parent", &format!("Aucun élément du cadre n'a la clé « {p} ».")))?;
+            let (_, d) = stored.document.find_node(p).ok_or_else(|| {
+                field_error(
+                    "parent",
+                    &format!("Aucun élément du cadre n'a la clé « {p} »."),
+                )
+            })?;
             d + 1
         }
     };
@@ -229,35 +264,46 @@ pub async fn create(
     let level = stored.document.contract.level_label(depth).singular.clone();
     let summary = node_summary(&level, &body.title, "ajouté");
     let mut key = None;
-    let version = changes::apply(&state, &visitor, &stored, &meta(body.version, &body.effective_on, &body.reason), summary, |doc| {
-        let (new, k) = edit::add_node(doc, parent, &form)?;
-        key = Some(k);
-        Ok(new)
-    })
+    let version = changes::apply(
+        &state,
+        &visitor,
+        &stored,
+        &meta(body.version, &body.effective_on, &body.reason),
+        summary,
+        |doc| {
+            let (new, k) = edit::add_node(doc, parent, &form)?;
+            key = Some(k);
+            Ok(new)
+        },
+    )
     .await?;
     let key = key.ok_or_else(|| Error::Internal(anyhow::anyhow!("node added without a key")))?;
-    Ok(created(format!("{PREFIX}/contracts/{slug}/framework/{key}"), CreatedNode { key, version }))
+    Ok(created(
+        format!("{PREFIX}/contracts/{slug}/framework/{key}"),
+        CreatedNode { key, version },
+    ))
 }
 
 /// Replaces a node's title, description, scope and partners (pilot); its children are kept.
 #[utoipa::path(
     put,
     path = "/api/v1/contracts/{slug}/framework/{key}",
+    operation_id = "updateNode",
     tag = "framework",
     request_body = NodeUpdate,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("key" = String, Path, description = "Clé de l'élément du cadre"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("key" = String, Path, description = "Key of the framework node"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément modifié", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat ou élément inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Updated", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract or node", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid data (field errors)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -273,9 +319,14 @@ pub async fn update(
     let (_, _, level) = find(&stored.document, &key)?;
     let form = node_form(&body.title, &body.description, &body.scope, &body.partners)?;
     let summary = node_summary(&level, &body.title, "modifié");
-    let version = changes::apply(&state, &visitor, &stored, &meta(body.version, &body.effective_on, &body.reason), summary, |doc| {
-        edit::update_node(doc, &key, &form)
-    })
+    let version = changes::apply(
+        &state,
+        &visitor,
+        &stored,
+        &meta(body.version, &body.effective_on, &body.reason),
+        summary,
+        |doc| edit::update_node(doc, &key, &form),
+    )
     .await?;
     Ok(Json(VersionResponse { version }))
 }
@@ -284,21 +335,22 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/contracts/{slug}/framework/{key}",
+    operation_id = "removeNode",
     tag = "framework",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("key" = String, Path, description = "Clé de l'élément du cadre"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("key" = String, Path, description = "Key of the framework node"),
         ChangeParams,
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément supprimé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat ou élément inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Version manquante ou données invalides", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Removed", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract or node", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing version, or invalid data", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers))]
@@ -314,7 +366,10 @@ pub async fn remove(
     let m = params.meta()?;
     let (node, _, level) = find(&stored.document, &key)?;
     let summary = node_summary(&level, &node.title, "supprimé");
-    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| edit::remove_node(doc, &key)).await?;
+    let version = changes::apply(&state, &visitor, &stored, &m, summary, |doc| {
+        edit::remove_node(doc, &key)
+    })
+    .await?;
     Ok(Json(VersionResponse { version }))
 }
 
@@ -322,21 +377,22 @@ pub async fn remove(
 #[utoipa::path(
     post,
     path = "/api/v1/contracts/{slug}/framework/{key}/move",
+    operation_id = "moveNode",
     tag = "framework",
     request_body = MoveRequest,
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("key" = String, Path, description = "Clé de l'élément du cadre"),
-        ("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("key" = String, Path, description = "Key of the framework node"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)"),
     ),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Élément déplacé", body = VersionResponse),
-        (status = 401, description = "Connexion requise", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Réservé au pilote du contrat, ou jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Contrat ou élément inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Le contrat a changé depuis la version lue", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Déplacement impossible (déjà en tête ou en fin de liste)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Moved", body = VersionResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the contract's pilot, or wrong CSRF token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contract or node", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The contract changed since the version read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Already first (up) or last (down)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers, body))]
@@ -354,10 +410,19 @@ pub async fn move_node(
     if edit::move_node(&stored.document, &key, up)? == stored.document {
         return Err(field_error("direction", edge_message(up)));
     }
-    let summary = format!("{} {}", node_summary(&level, &node.title, "déplacé"), body.direction.label());
-    let version = changes::apply(&state, &visitor, &stored, &meta(body.version, &body.effective_on, &body.reason), summary, |doc| {
-        edit::move_node(doc, &key, up)
-    })
+    let summary = format!(
+        "{} {}",
+        node_summary(&level, &node.title, "déplacé"),
+        body.direction.label()
+    );
+    let version = changes::apply(
+        &state,
+        &visitor,
+        &stored,
+        &meta(body.version, &body.effective_on, &body.reason),
+        summary,
+        |doc| edit::move_node(doc, &key, up),
+    )
     .await?;
     Ok(Json(VersionResponse { version }))
 }

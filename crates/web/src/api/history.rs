@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 pub struct AmendmentView {
     /// Id.
     pub id: i64,
-    /// Date from which the change applies (AAAA-MM-JJ).
+    /// Date from which the change applies (YYYY-MM-DD).
     pub effective_on: String,
     /// When it was recorded (UTC).
     pub recorded_at: String,
@@ -50,9 +50,23 @@ impl From<Amendment> for AmendmentView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DateRange {
-    /// First date (AAAA-MM-JJ).
+    /// First effective date (YYYY-MM-DD), included.
+    #[param(format = Date)]
     pub from: Option<String>,
-    /// Last date (AAAA-MM-JJ).
+    /// Last effective date (YYYY-MM-DD), included.
+    #[param(format = Date)]
+    pub to: Option<String>,
+}
+
+/// The two dates compared by `changes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesRange {
+    /// The earlier date (YYYY-MM-DD): the contract as it stood at the end of that day.
+    #[param(value_type = String, format = Date)]
+    pub from: Option<String>,
+    /// The later date (YYYY-MM-DD), on or after `from`.
+    #[param(value_type = String, format = Date)]
     pub to: Option<String>,
 }
 
@@ -67,7 +81,10 @@ fn optional_date(field: &str, value: &Option<String>) -> ApiResult<Option<Date>>
 
 fn check_order(from: Date, to: Date) -> ApiResult<()> {
     if from > to {
-        return Err(field_error("to", "La date de fin doit être postérieure ou égale à la date de début."));
+        return Err(field_error(
+            "to",
+            "La date de fin doit être postérieure ou égale à la date de début.",
+        ));
     }
     Ok(())
 }
@@ -76,15 +93,16 @@ fn check_order(from: Date, to: Date) -> ApiResult<()> {
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/as-of/{date}",
+    operation_id = "getContractAsOf",
     tag = "history",
     params(
-        ("slug" = String, Path, description = "Identifiant du contrat"),
-        ("date" = String, Path, format = Date, description = "Date (AAAA-MM-JJ)"),
+        ("slug" = String, Path, description = "Contract slug"),
+        ("date" = String, Path, format = Date, description = "Date (YYYY-MM-DD)"),
     ),
     responses(
-        (status = 200, description = "Le document du contrat à cette date", body = ContractDocument),
-        (status = 404, description = "Contrat inconnu, ou date antérieure à sa création", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Date invalide", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The contract document at that date", body = ContractDocument),
+        (status = 404, description = "No such contract, or a date before its creation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid date", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -94,7 +112,11 @@ pub async fn as_of(
 ) -> ApiResult<Json<ContractDocument>> {
     let date = parse_api_date("date", &date)?;
     let stored = state.store.contract(&slug).await?;
-    let doc = state.store.contract_as_of(stored.id, date).await?.ok_or(Error::NotFound)?;
+    let doc = state
+        .store
+        .contract_as_of(stored.id, date)
+        .await?
+        .ok_or(Error::NotFound)?;
     Ok(Json(doc))
 }
 
@@ -105,12 +127,13 @@ pub async fn as_of(
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/amendments",
+    operation_id = "listAmendments",
     tag = "history",
-    params(("slug" = String, Path, description = "Identifiant du contrat"), DateRange),
+    params(("slug" = String, Path, description = "Contract slug"), DateRange),
     responses(
-        (status = 200, description = "Les avenants", body = [AmendmentView]),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Date invalide", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The amendments", body = [AmendmentView]),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid date", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -143,25 +166,29 @@ pub async fn amendments(
 #[utoipa::path(
     get,
     path = "/api/v1/contracts/{slug}/changes",
+    operation_id = "listChanges",
     tag = "history",
-    params(("slug" = String, Path, description = "Identifiant du contrat"), DateRange),
+    params(("slug" = String, Path, description = "Contract slug"), ChangesRange),
     responses(
-        (status = 200, description = "Les différences, champ par champ", body = [Change]),
-        (status = 404, description = "Contrat inconnu", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Dates manquantes, invalides ou dans le désordre", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The differences, field by field", body = [Change]),
+        (status = 404, description = "No such contract", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid dates, or `from` after `to`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state))]
 pub async fn changes(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Query(range): Query<DateRange>,
+    Query(range): Query<ChangesRange>,
 ) -> ApiResult<Json<Vec<Change>>> {
     let mut errors = quartiers_domain::ValidationErrors::new();
     let mut required = |field: &str, value: &Option<String>| match optional_date(field, value) {
         Ok(Some(d)) => Some(d),
         Ok(None) => {
-            errors.add(field, "Ce paramètre est obligatoire (date au format AAAA-MM-JJ).");
+            errors.add(
+                field,
+                "Ce paramètre est obligatoire (date au format AAAA-MM-JJ).",
+            );
             None
         }
         Err(e) => {

@@ -40,7 +40,11 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             Error::BadRequest(format!(
                 "Le corps de la requête n'a pas pu être lu{}.",
-                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { " : il est trop volumineux" } else { "" }
+                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    " : il est trop volumineux"
+                } else {
+                    ""
+                }
             ))
         })?;
         parse_json(&bytes).map(Json)
@@ -54,11 +58,20 @@ impl<T: Serialize> IntoResponse for Json<T> {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a JSON body, turning serde's messages into French field errors where possible.
@@ -66,13 +79,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let at = format!("ligne {}, colonne {}", e.line(), e.column());
         match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => ApiError(Error::BadRequest(format!(
-                "Le corps de la requête n'est pas du JSON valide ({at})."
-            ))),
-            serde_json::error::Category::Io => ApiError(Error::BadRequest("Le corps de la requête n'a pas pu être lu.".into())),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError(Error::BadRequest(format!(
+                    "Le corps de la requête n'est pas du JSON valide ({at})."
+                )))
+            }
+            serde_json::error::Category::Io => ApiError(Error::BadRequest(
+                "Le corps de la requête n'a pas pu être lu.".into(),
+            )),
             serde_json::error::Category::Data => {
                 let full = e.to_string();
-                let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
+                let message = full
+                    .rsplit_once(" at line ")
+                    .map_or(full.as_str(), |(m, _)| m);
                 ApiError(translate_serde(message, Some(&at)))
             }
         }
@@ -85,25 +104,37 @@ pub(super) fn translate_serde(message: &str, at: Option<&str>) -> Error {
     let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
     if let Some(rest) = message.strip_prefix("missing field ") {
         if let Some(f) = quoted(rest) {
-            return ValidationErrors::single(f, format!("Ce champ est obligatoire{suffix}.")).into();
+            return ValidationErrors::single(f, format!("Ce champ est obligatoire{suffix}."))
+                .into();
         }
     }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         if let Some(f) = quoted(rest) {
             let expected = expected_values(rest);
-            return ValidationErrors::single(f.clone(), format!("Champ inconnu « {f} »{suffix}{expected}.")).into();
+            return ValidationErrors::single(
+                f.clone(),
+                format!("Champ inconnu « {f} »{suffix}{expected}."),
+            )
+            .into();
         }
     }
     if let Some(rest) = message.strip_prefix("duplicate field ") {
         if let Some(f) = quoted(rest) {
-            return ValidationErrors::single(f, format!("Ce champ figure deux fois{suffix}.")).into();
+            return ValidationErrors::single(f, format!("Ce champ figure deux fois{suffix}."))
+                .into();
         }
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
         let v = quoted(rest).unwrap_or_default();
-        return Error::BadRequest(format!("Valeur « {v} » non reconnue{suffix}{}.", expected_values(rest)));
+        return Error::BadRequest(format!(
+            "Valeur « {v} » non reconnue{suffix}{}.",
+            expected_values(rest)
+        ));
     }
-    if let Some(rest) = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: ")) {
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
         let expected = match french_kind(expected) {
             "" => String::new(),
@@ -113,7 +144,9 @@ pub(super) fn translate_serde(message: &str, at: Option<&str>) -> Error {
             "" => found.to_string(),
             k => k.to_string(),
         };
-        return Error::BadRequest(format!("Valeur de type inattendu{suffix} : {found}{expected}."));
+        return Error::BadRequest(format!(
+            "Valeur de type inattendu{suffix} : {found}{expected}."
+        ));
     }
     if let Some(rest) = message.strip_prefix("invalid length ") {
         return Error::BadRequest(format!("Nombre d'éléments inattendu{suffix} : {rest}."));
@@ -124,11 +157,15 @@ pub(super) fn translate_serde(message: &str, at: Option<&str>) -> Error {
 
 /// Names in French the JSON kinds serde mentions ("string \"x\"", "i64", "a sequence"...).
 fn french_kind(kind: &str) -> &'static str {
-    let k = kind.trim().trim_start_matches("a ").trim_start_matches("an ");
+    let k = kind
+        .trim()
+        .trim_start_matches("a ")
+        .trim_start_matches("an ");
     let first = k.split([' ', '`']).next().unwrap_or("");
     match first {
         "string" | "str" | "char" => "un texte",
-        "integer" | "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => "un nombre entier",
+        "integer" | "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize"
+        | "isize" => "un nombre entier",
         "floating" | "f32" | "f64" => "un nombre décimal",
         "boolean" | "bool" => "un booléen (true ou false)",
         "sequence" => "une liste",
@@ -139,7 +176,9 @@ fn french_kind(kind: &str) -> &'static str {
 }
 
 fn expected_values(rest: &str) -> String {
-    let Some((_, expected)) = rest.split_once("expected ") else { return String::new() };
+    let Some((_, expected)) = rest.split_once("expected ") else {
+        return String::new();
+    };
     let values: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     if values.is_empty() {
         String::new()
@@ -163,7 +202,12 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|r| ApiError(Error::BadRequest(format!("Chemin de requête invalide : {}.", r.body_text()))))
+            .map_err(|r| {
+                ApiError(Error::BadRequest(format!(
+                    "Chemin de requête invalide : {}.",
+                    r.body_text()
+                )))
+            })
     }
 }
 
@@ -180,9 +224,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(Query)
-            .map_err(|e| ApiError(translate_serde(&e.to_string(), Some("paramètres de la requête"))))
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            ApiError(translate_serde(
+                &e.to_string(),
+                Some("paramètres de la requête"),
+            ))
+        })
     }
 }
 
@@ -200,8 +247,14 @@ impl std::ops::Deref for ApiVisitor {
 impl FromRequestParts<AppState> for ApiVisitor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Visitor::from_request_parts(parts, state).await.map(ApiVisitor).map_err(ApiError)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Visitor::from_request_parts(parts, state)
+            .await
+            .map(ApiVisitor)
+            .map_err(ApiError)
     }
 }
 
@@ -226,6 +279,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
 /// Checks the `X-CSRF-Token` header of a write (bearer-token clients are exempt).
 pub fn check_csrf(visitor: &Visitor, headers: &HeaderMap) -> Result<(), ApiError> {
-    let submitted = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let submitted = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     visitor.check_csrf(submitted).map_err(ApiError)
 }

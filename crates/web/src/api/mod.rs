@@ -40,20 +40,44 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi_json))
         .route("/session", post(session::create).delete(session::delete))
         .route("/contracts", get(contracts::list).post(contracts::create))
-        .route("/contracts/{slug}", get(contracts::show).put(contracts::replace).delete(contracts::delete))
+        .route(
+            "/contracts/{slug}",
+            get(contracts::show)
+                .put(contracts::replace)
+                .delete(contracts::delete),
+        )
         .route("/contracts/{slug}/export", get(contracts::export))
         .route("/contracts/{slug}/as-of/{date}", get(history::as_of))
         .route("/contracts/{slug}/amendments", get(history::amendments))
         .route("/contracts/{slug}/changes", get(history::changes))
-        .route("/contracts/{slug}/framework", get(framework::tree).post(framework::create))
-        .route("/contracts/{slug}/framework/{key}", get(framework::show).put(framework::update).delete(framework::remove))
-        .route("/contracts/{slug}/framework/{key}/move", post(framework::move_node))
-        .route("/contracts/{slug}/{collection}", get(collections::list).post(collections::insert))
+        .route(
+            "/contracts/{slug}/framework",
+            get(framework::tree).post(framework::create),
+        )
+        .route(
+            "/contracts/{slug}/framework/{key}",
+            get(framework::show)
+                .put(framework::update)
+                .delete(framework::remove),
+        )
+        .route(
+            "/contracts/{slug}/framework/{key}/move",
+            post(framework::move_node),
+        )
+        .route(
+            "/contracts/{slug}/{collection}",
+            get(collections::list).post(collections::insert),
+        )
         .route(
             "/contracts/{slug}/{collection}/{index}",
-            get(collections::show).put(collections::replace).delete(collections::remove),
+            get(collections::show)
+                .put(collections::replace)
+                .delete(collections::remove),
         )
-        .route("/contracts/{slug}/{collection}/{index}/move", post(collections::move_item))
+        .route(
+            "/contracts/{slug}/{collection}/{index}/move",
+            post(collections::move_item),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -62,13 +86,13 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "API Quartiers",
-        description = "API JSON de la plateforme Quartiers : contrats de ville, cadre stratégique, listes du contrat et historique des avenants.\n\n\
-Authentification : `POST /api/v1/session` donne un jeton à présenter dans l'en-tête `Authorization: Bearer …`. \
-Avec un cookie de session, chaque écriture doit porter l'en-tête `X-CSRF-Token`.\n\n\
-Chaque modification exige la `version` du contrat lue par le client (concurrence optimiste : 409 si elle a changé) \
-et enregistre un avenant (date d'effet `effective_on`, aujourd'hui par défaut ; motif `reason`).\n\n\
-Les erreurs sont des documents `application/problem+json` (RFC 9457) en français, avec la liste des champs fautifs."
+        title = "Quartiers API",
+        description = "JSON API of the Quartiers platform: contrats de ville, their strategic framework, the contract's lists and the amendment history.\n\n\
+Authentication: `POST /api/v1/session` returns a token to send as `Authorization: Bearer …`. \
+With the pages' session cookie instead, every write must carry the session's CSRF token in `X-CSRF-Token`.\n\n\
+Every change sends the contract `version` the client read (optimistic concurrency: 409 when it changed) \
+and records an amendment (effective date `effective_on`, today by default; reason `reason`).\n\n\
+Errors are `application/problem+json` documents (RFC 9457) with French messages and the failing fields."
     ),
     paths(
         session::create,
@@ -110,12 +134,12 @@ Les erreurs sont des documents `application/problem+json` (RFC 9457) en françai
     )),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "session", description = "Connexion et déconnexion"),
-        (name = "contracts", description = "Contrats : liste, import, lecture, remplacement, export, suppression"),
-        (name = "framework", description = "Cadre stratégique : arbre des enjeux, ambitions, actions…"),
-        (name = "collections", description = "Listes du contrat : composantes, signataires, axes, actions phares, chiffres clés, quartiers, sites NPRU, volets locaux, sections"),
-        (name = "history", description = "Avenants, état du contrat à une date, différences entre deux dates"),
-        (name = "meta", description = "Description de l'API"),
+        (name = "session", description = "Signing in and out"),
+        (name = "contracts", description = "Contracts: list, import, read, replace, export, delete"),
+        (name = "framework", description = "The strategic framework: the tree of enjeux, ambitions, actions…"),
+        (name = "collections", description = "The contract's lists: components, signatories, cross-cutting axes, flagship actions, key figures, QPV, renewal sites, local volets, sections"),
+        (name = "history", description = "Amendments, the contract as of a date, changes between two dates"),
+        (name = "meta", description = "Description of the API"),
     )
 )]
 pub struct ApiDoc;
@@ -130,7 +154,7 @@ impl utoipa::Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Jeton obtenu par POST /api/v1/session."))
+                    .description(Some("Token returned by POST /api/v1/session."))
                     .build(),
             ),
         );
@@ -138,7 +162,7 @@ impl utoipa::Modify for SecuritySchemes {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::auth::SESSION_COOKIE,
-                "Cookie de session des pages ; les écritures exigent alors l'en-tête X-CSRF-Token.",
+                "Session cookie of the pages; writes then need the X-CSRF-Token header.",
             ))),
         );
     }
@@ -147,15 +171,20 @@ impl utoipa::Modify for SecuritySchemes {
 /// The OpenAPI document, serialized once.
 pub fn openapi_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes"))
+    TEXT.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes")
+    })
 }
 
 /// The OpenAPI 3 document of this API.
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
+    operation_id = "getOpenApi",
     tag = "meta",
-    responses((status = 200, description = "Document OpenAPI 3", content_type = "application/json", body = Object))
+    responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json", body = Object))
 )]
 #[tracing::instrument]
 async fn openapi_json() -> Response {
@@ -184,7 +213,11 @@ fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Respons
         detail: detail.into(),
         errors: vec![],
     };
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], serde_json::to_string(&p).unwrap_or_default())
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        serde_json::to_string(&p).unwrap_or_default(),
+    )
         .into_response()
 }
 
@@ -202,7 +235,7 @@ pub struct ChangeParams {
     /// The contract version the client read (optimistic concurrency).
     #[param(value_type = i64)]
     pub version: Option<String>,
-    /// Effective date of the change (AAAA-MM-JJ); today when absent.
+    /// Effective date of the change (YYYY-MM-DD); today when absent.
     pub effective_on: Option<String>,
     /// Reason or avenant reference.
     pub reason: Option<String>,
@@ -210,27 +243,50 @@ pub struct ChangeParams {
 
 impl ChangeParams {
     fn meta(&self) -> ApiResult<ChangeMeta> {
-        let version = match self.version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            None => return Err(field_error("version", "Ce paramètre est obligatoire : la version du contrat lue.")),
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| field_error("version", &format!("« {v} » n'est pas un numéro de version.")))?,
+        let version = match self
+            .version
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => {
+                return Err(field_error(
+                    "version",
+                    "Ce paramètre est obligatoire : la version du contrat lue.",
+                ))
+            }
+            Some(v) => v.parse::<i64>().map_err(|_| {
+                field_error(
+                    "version",
+                    &format!("« {v} » n'est pas un numéro de version."),
+                )
+            })?,
         };
-        Ok(ChangeMeta { version, effective_on: self.effective_on.clone(), reason: self.reason.clone() })
+        Ok(ChangeMeta {
+            version,
+            effective_on: self.effective_on.clone(),
+            reason: self.reason.clone(),
+        })
     }
 }
 
 /// Builds the change metadata from a request body's fields.
 fn meta(version: i64, effective_on: &Option<String>, reason: &Option<String>) -> ChangeMeta {
-    ChangeMeta { version, effective_on: effective_on.clone(), reason: reason.clone() }
+    ChangeMeta {
+        version,
+        effective_on: effective_on.clone(),
+        reason: reason.clone(),
+    }
 }
 
 /// A 422 problem on one field.
 fn field_error(field: &str, message: &str) -> ApiError {
-    ApiError(Error::Validation(quartiers_domain::ValidationErrors::single(field, message)))
+    ApiError(Error::Validation(
+        quartiers_domain::ValidationErrors::single(field, message),
+    ))
 }
 
-/// Parses a date of the API (AAAA-MM-JJ), as a field error.
+/// Parses a date of the API (YYYY-MM-DD), as a field error.
 fn parse_api_date(field: &str, s: &str) -> ApiResult<Date> {
     let d = parse_date(s).map_err(|m| field_error(field, &m))?;
     if !(1000..=9999).contains(&d.year()) {
@@ -291,18 +347,44 @@ impl Gender {
     /// Guesses from the head noun's ending; `(e)` when unsure.
     fn guess(label: &str) -> Gender {
         let head = label.split_whitespace().next().unwrap_or("").to_lowercase();
-        const FEMININE: [&str; 15] =
-            ["tion", "sion", "ité", "té", "ure", "ence", "ance", "ique", "ie", "ée", "ade", "ude", "esse", "ette", "ise"];
-        const MASCULINE_WORDS: [&str; 12] =
-            ["axe", "programme", "domaine", "thème", "principe", "volet", "objectif", "pilier", "enjeu", "défi", "chantier", "levier"];
-        const FEMININE_WORDS: [&str; 6] = ["fiche", "orientation", "mesure", "priorité", "ambition", "action"];
+        const FEMININE: [&str; 15] = [
+            "tion", "sion", "ité", "té", "ure", "ence", "ance", "ique", "ie", "ée", "ade", "ude",
+            "esse", "ette", "ise",
+        ];
+        const MASCULINE_WORDS: [&str; 12] = [
+            "axe",
+            "programme",
+            "domaine",
+            "thème",
+            "principe",
+            "volet",
+            "objectif",
+            "pilier",
+            "enjeu",
+            "défi",
+            "chantier",
+            "levier",
+        ];
+        const FEMININE_WORDS: [&str; 6] = [
+            "fiche",
+            "orientation",
+            "mesure",
+            "priorité",
+            "ambition",
+            "action",
+        ];
         if FEMININE_WORDS.contains(&head.as_str()) {
             Gender::Feminine
         } else if MASCULINE_WORDS.contains(&head.as_str()) {
             Gender::Masculine
         } else if FEMININE.iter().any(|e| head.ends_with(e)) {
             Gender::Feminine
-        } else if head.ends_with("ment") || head.ends_with("eu") || head.ends_with("if") || head.ends_with("er") || head.ends_with("et") {
+        } else if head.ends_with("ment")
+            || head.ends_with("eu")
+            || head.ends_with("if")
+            || head.ends_with("er")
+            || head.ends_with("et")
+        {
             Gender::Masculine
         } else {
             Gender::Unknown
@@ -312,7 +394,12 @@ impl Gender {
 
 /// `« Mobilité » modifiée`-style summary of a change to a framework node.
 fn node_summary(level_singular: &str, title: &str, verb: &str) -> String {
-    format!("{} « {} » {verb}{}", capitalize(level_singular), title.trim(), Gender::guess(level_singular).suffix())
+    format!(
+        "{} « {} » {verb}{}",
+        capitalize(level_singular),
+        title.trim(),
+        Gender::guess(level_singular).suffix()
+    )
 }
 
 /// Summary of a change to an item of a contract list.
@@ -322,10 +409,20 @@ fn item_summary(c: quartiers_domain::edit::Collection, label: &str, verb: &str) 
         Components | FlagshipActions | Sections => Gender::Feminine,
         Signatories | Axes | KeyFigures | Qpvs | RenewalSites | LocalVolets => Gender::Masculine,
     };
-    format!("{} « {} » {verb}{}", capitalize(c.singular()), label.trim(), gender.suffix())
+    format!(
+        "{} « {} » {verb}{}",
+        capitalize(c.singular()),
+        label.trim(),
+        gender.suffix()
+    )
 }
 
 /// 201 Created with a `Location` header and a JSON body.
 fn created<T: Serialize>(location: String, body: T) -> Response {
-    (StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response()
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response()
 }

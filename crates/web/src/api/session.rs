@@ -26,7 +26,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("email", &self.email).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,17 +49,22 @@ pub struct NewSessionResponse {
 #[utoipa::path(
     post,
     path = "/api/v1/session",
+    operation_id = "createSession",
     tag = "session",
     request_body = Credentials,
     responses(
-        (status = 200, description = "Session ouverte", body = NewSessionResponse),
-        (status = 401, description = "Adresse ou mot de passe incorrect", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Champ manquant", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Trop de tentatives", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Signed in", body = NewSessionResponse),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, addr, body))]
-pub async fn create(State(state): State<AppState>, addr: ClientAddr, Json(body): Json<Credentials>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Json(body): Json<Credentials>,
+) -> ApiResult<Response> {
     if body.email.trim().is_empty() {
         return Err(field_error("email", "Ce champ est obligatoire."));
     }
@@ -74,7 +81,10 @@ pub async fn create(State(state): State<AppState>, addr: ClientAddr, Json(body):
             "Adresse ou mot de passe incorrect.",
         ));
     };
-    let session = state.store.create_session(user_id, auth::SESSION_TTL).await?;
+    let session = state
+        .store
+        .create_session(user_id, auth::SESSION_TTL)
+        .await?;
     tracing::info!(user_id, "API sign-in");
     Ok(Json(NewSessionResponse {
         token: session.token,
@@ -88,17 +98,22 @@ pub async fn create(State(state): State<AppState>, addr: ClientAddr, Json(body):
 #[utoipa::path(
     delete,
     path = "/api/v1/session",
+    operation_id = "deleteSession",
     tag = "session",
-    params(("X-CSRF-Token" = Option<String>, Header, description = "Jeton CSRF de la session (cookie de session uniquement)")),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (session cookie only; not needed with a bearer token)")),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 204, description = "Session fermée"),
-        (status = 401, description = "Aucune session ouverte", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Jeton CSRF invalide", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong CSRF token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip(state, visitor, headers))]
-pub async fn delete(State(state): State<AppState>, visitor: ApiVisitor, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn delete(
+    State(state): State<AppState>,
+    visitor: ApiVisitor,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (Some(_), Some(token)) = (visitor.principal(), visitor.token()) else {
         return Err(Error::Unauthorized.into());
     };

@@ -39,7 +39,13 @@ pub(crate) fn move_buttons(action: &str, c: &Controls, label: &str) -> Markup {
     }
 }
 
-fn node_tree(contract: &Contract, nodes: &[FrameworkNode], depth: usize, slug: &str, controls: Option<&Controls>) -> Markup {
+fn node_tree(
+    contract: &Contract,
+    nodes: &[FrameworkNode],
+    depth: usize,
+    slug: &str,
+    controls: Option<&Controls>,
+) -> Markup {
     html! {
         ul.q-tree {
             @for n in nodes {
@@ -65,10 +71,17 @@ fn node_tree(contract: &Contract, nodes: &[FrameworkNode], depth: usize, slug: &
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
-fn collection_block(doc: &ContractDocument, coll: Collection, controls: Option<&Controls>, body: Markup) -> Markup {
+fn collection_block(
+    doc: &ContractDocument,
+    coll: Collection,
+    controls: Option<&Controls>,
+    body: Markup,
+) -> Markup {
     let slug = &doc.contract.slug;
     let items = quartiers_domain::edit::items(doc, coll);
     html! {
@@ -101,7 +114,12 @@ fn collection_block(doc: &ContractDocument, coll: Collection, controls: Option<&
 }
 
 fn commune_name(c: &Contract, insee: &InseeCode) -> String {
-    c.territory.communes.iter().find(|x| &x.insee == insee).map(|x| x.name.clone()).unwrap_or_else(|| insee.to_string())
+    c.territory
+        .communes
+        .iter()
+        .find(|x| &x.insee == insee)
+        .map(|x| x.name.clone())
+        .unwrap_or_else(|| insee.to_string())
 }
 
 /// Renders a whole contract document.
@@ -221,7 +239,7 @@ pub(crate) fn contract_body(doc: &ContractDocument, controls: Option<&Controls>)
         (collection_block(doc, Collection::RenewalSites, controls, sites_body))
         @let volets_body = html! {
             @if c.local_volets.is_empty() { p.q-muted { "Aucun volet local n'est encore annexé." } }
-            ul { @for v in &c.local_volets { li { a href=(format!("/contrats/{slug}/volets-locaux/{}", v.commune)) { (commune_name(c, &v.commune)) " — " (v.title) } } } }
+            ul { @for v in &c.local_volets { li { a href=(format!("/contrats/{slug}/volet-local/{}", v.commune)) { (commune_name(c, &v.commune)) " — " (v.title) } } } }
         };
         (collection_block(doc, Collection::LocalVolets, controls, volets_body))
         @let sections_body = html! {
@@ -244,21 +262,43 @@ pub(crate) fn contract_body(doc: &ContractDocument, controls: Option<&Controls>)
 
 /// GET /contrats/{slug}
 #[tracing::instrument(skip(state, visitor))]
-pub async fn show(State(state): State<AppState>, visitor: Visitor, Path(slug): Path<String>, Query(q): Query<AsOf>) -> Result<Html<String>> {
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Html<String>> {
     let stored = state.store.contract(&slug).await?;
     let frame = Frame::new(&state, &visitor);
-    let as_of = if q.date.trim().is_empty() { None } else { Some(parse_date(&q.date).map_err(Error::BadRequest)?) };
+    let as_of = if q.date.trim().is_empty() {
+        None
+    } else {
+        Some(parse_date(&q.date).map_err(Error::BadRequest)?)
+    };
     let (doc, banner) = match as_of {
         None => (stored.document.clone(), None),
         Some(d) => match state.store.contract_as_of(stored.id, d).await? {
-            Some(doc) => (doc, Some(format!("Version du contrat telle qu'elle s'appliquait le {}.", layout::french_date(&d.to_string())))),
+            Some(doc) => (
+                doc,
+                Some(format!(
+                    "Version du contrat telle qu'elle s'appliquait le {}.",
+                    layout::french_date(&d.to_string())
+                )),
+            ),
             None => {
-                return Err(Error::BadRequest(format!("Le contrat n'existait pas encore sur la plateforme le {}.", layout::french_date(&d.to_string()))))
+                return Err(Error::BadRequest(format!(
+                    "Le contrat n'existait pas encore sur la plateforme le {}.",
+                    layout::french_date(&d.to_string())
+                )))
             }
         },
     };
     let can_edit = as_of.is_none() && allowed(visitor.principal(), Action::EditContract(stored.id));
-    let controls = can_edit.then(|| Controls { slug: &slug, csrf: visitor.csrf(), version: stored.version });
+    let controls = can_edit.then(|| Controls {
+        slug: &slug,
+        csrf: visitor.csrf(),
+        version: stored.version,
+    });
     let title = doc.contract.name.clone();
     Ok(Html(
         layout::page(
@@ -299,8 +339,14 @@ pub async fn export(State(state): State<AppState>, Path(slug): Path<String>) -> 
     let stored = state.store.contract(&slug).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/json; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{slug}.json\"")),
+            (
+                header::CONTENT_TYPE,
+                "application/json; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{slug}.json\""),
+            ),
         ],
         stored.document.to_json(),
     )
@@ -309,7 +355,11 @@ pub async fn export(State(state): State<AppState>, Path(slug): Path<String>) -> 
 
 /// GET /contrats/{slug}/cadre/{key}
 #[tracing::instrument(skip(state, visitor))]
-pub async fn node(State(state): State<AppState>, visitor: Visitor, Path((slug, key)): Path<(String, String)>) -> Result<Html<String>> {
+pub async fn node(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Html<String>> {
     let stored = state.store.contract(&slug).await?;
     let doc = &stored.document;
     let (n, depth) = doc.find_node(&key).ok_or(Error::NotFound)?;
@@ -317,8 +367,16 @@ pub async fn node(State(state): State<AppState>, visitor: Visitor, Path((slug, k
     let level = capitalize(&c.level_label(depth).singular);
     let frame = Frame::new(&state, &visitor);
     let can_edit = allowed(visitor.principal(), Action::EditContract(stored.id));
-    let actions: Vec<_> = c.flagship_actions.iter().filter(|f| f.node.as_deref() == Some(key.as_str())).collect();
-    let axes: Vec<_> = c.cross_cutting_axes.iter().filter(|a| a.nodes.contains(&key)).collect();
+    let actions: Vec<_> = c
+        .flagship_actions
+        .iter()
+        .filter(|f| f.node.as_deref() == Some(key.as_str()))
+        .collect();
+    let axes: Vec<_> = c
+        .cross_cutting_axes
+        .iter()
+        .filter(|a| a.nodes.contains(&key))
+        .collect();
     Ok(Html(
         layout::page(
             &frame,
@@ -357,11 +415,19 @@ pub async fn node(State(state): State<AppState>, visitor: Visitor, Path((slug, k
 
 /// GET /contrats/{slug}/volets-locaux/{insee}
 #[tracing::instrument(skip(state, visitor))]
-pub async fn local_volet(State(state): State<AppState>, visitor: Visitor, Path((slug, insee)): Path<(String, String)>) -> Result<Html<String>> {
+pub async fn local_volet(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, insee)): Path<(String, String)>,
+) -> Result<Html<String>> {
     let stored = state.store.contract(&slug).await?;
     let c = &stored.document.contract;
     let code = InseeCode::parse(&insee).map_err(|_| Error::NotFound)?;
-    let v = c.local_volets.iter().find(|v| v.commune == code).ok_or(Error::NotFound)?;
+    let v = c
+        .local_volets
+        .iter()
+        .find(|v| v.commune == code)
+        .ok_or(Error::NotFound)?;
     let commune = commune_name(c, &code);
     let frame = Frame::new(&state, &visitor);
     Ok(Html(
@@ -405,13 +471,22 @@ fn change_table(changes: &[quartiers_domain::diff::Change]) -> Markup {
 
 /// GET /contrats/{slug}/avenants
 #[tracing::instrument(skip(state, visitor))]
-pub async fn amendments(State(state): State<AppState>, visitor: Visitor, Path(slug): Path<String>, Query(r): Query<Range>) -> Result<Html<String>> {
+pub async fn amendments(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+    Query(r): Query<Range>,
+) -> Result<Html<String>> {
     let stored = state.store.contract(&slug).await?;
     let c = &stored.document.contract;
     let frame = Frame::new(&state, &visitor);
     let mut errors = quartiers_domain::ValidationErrors::new();
-    let from = (!r.du.trim().is_empty()).then(|| errors.check("du", parse_date(&r.du))).flatten();
-    let to = (!r.au.trim().is_empty()).then(|| errors.check("au", parse_date(&r.au))).flatten();
+    let from = (!r.du.trim().is_empty())
+        .then(|| errors.check("du", parse_date(&r.du)))
+        .flatten();
+    let to = (!r.au.trim().is_empty())
+        .then(|| errors.check("au", parse_date(&r.au)))
+        .flatten();
     if let (Some(f), Some(t)) = (from, to) {
         if t < f {
             errors.add("au", "La date de fin précède la date de début.");
@@ -421,7 +496,10 @@ pub async fn amendments(State(state): State<AppState>, visitor: Visitor, Path(sl
         (Some(f), Some(t)) if errors.is_empty() => {
             let before = state.store.contract_as_of(stored.id, f).await?;
             let after = state.store.contract_as_of(stored.id, t).await?;
-            Some((state.store.amendments_between(stored.id, f, t).await?, diff(before.as_ref(), after.as_ref())))
+            Some((
+                state.store.amendments_between(stored.id, f, t).await?,
+                diff(before.as_ref(), after.as_ref()),
+            ))
         }
         _ => None,
     };

@@ -32,10 +32,12 @@ pub fn read(pairs: Vec<(String, String)>) -> (Form, Meta) {
                 form.insert(k, v);
             }
             _ => {
-                form.entry(k).and_modify(|e: &mut String| {
-                    e.push('\n');
-                    e.push_str(&v);
-                }).or_insert(v);
+                form.entry(k)
+                    .and_modify(|e: &mut String| {
+                        e.push('\n');
+                        e.push_str(&v);
+                    })
+                    .or_insert(v);
             }
         }
     }
@@ -45,8 +47,17 @@ pub fn read(pairs: Vec<(String, String)>) -> (Form, Meta) {
 impl Meta {
     /// Into the change metadata of the shared change path.
     pub fn to_change(&self) -> Result<crate::changes::ChangeMeta, ValidationErrors> {
-        let version = self.version.trim().parse().map_err(|_| ValidationErrors::single("version", "Version du contrat manquante : rechargez la page."))?;
-        Ok(crate::changes::ChangeMeta { version, effective_on: Some(self.effective_on.clone()), reason: Some(self.reason.clone()) })
+        let version = self.version.trim().parse().map_err(|_| {
+            ValidationErrors::single(
+                "version",
+                "Version du contrat manquante : rechargez la page.",
+            )
+        })?;
+        Ok(crate::changes::ChangeMeta {
+            version,
+            effective_on: Some(self.effective_on.clone()),
+            reason: Some(self.reason.clone()),
+        })
     }
 }
 
@@ -56,9 +67,21 @@ fn id_for(name: &str) -> String {
 
 fn field(spec: &FieldSpec, value: &str, error: Option<&str>, doc: &ContractDocument) -> Markup {
     let id = id_for(spec.name);
-    let group_class = if error.is_some() { "fr-input-group fr-input-group--error" } else { "fr-input-group" };
-    let input_class = if error.is_some() { "fr-input fr-input--error" } else { "fr-input" };
-    let select_class = if error.is_some() { "fr-select fr-select--error" } else { "fr-select" };
+    let group_class = if error.is_some() {
+        "fr-input-group fr-input-group--error"
+    } else {
+        "fr-input-group"
+    };
+    let input_class = if error.is_some() {
+        "fr-input fr-input--error"
+    } else {
+        "fr-input"
+    };
+    let select_class = if error.is_some() {
+        "fr-select fr-select--error"
+    } else {
+        "fr-select"
+    };
     let err_id = format!("{id}-erreur");
     let described = error.map(|_| err_id.clone());
     html! {
@@ -97,11 +120,28 @@ fn field(spec: &FieldSpec, value: &str, error: Option<&str>, doc: &ContractDocum
 
 /// Errors of fields not on the form (document-level rules) are shown in the summary only.
 fn field_error<'a>(errors: &'a ValidationErrors, spec: &FieldSpec) -> Option<&'a str> {
-    errors.0.iter().find(|e| e.field == spec.name || spec.name.starts_with(&format!("{}.", e.field))).map(|e| e.message.as_str())
+    errors
+        .0
+        .iter()
+        .find(|e| {
+            e.field == spec.name
+                || spec.name.starts_with(&format!("{}.", e.field))
+                || e.field.starts_with(&format!("{}[", spec.name))
+                || e.field.starts_with(&format!("{}.", spec.name))
+        })
+        .map(|e| e.message.as_str())
 }
 
 /// A complete edit form: fields, change metadata, CSRF, submit.
-pub fn edit_form(action: &str, specs: &[FieldSpec], form: &Form, meta: &Meta, errors: &ValidationErrors, doc: &ContractDocument, submit: &str) -> Markup {
+pub fn edit_form(
+    action: &str,
+    specs: &[FieldSpec],
+    form: &Form,
+    meta: &Meta,
+    errors: &ValidationErrors,
+    doc: &ContractDocument,
+    submit: &str,
+) -> Markup {
     html! {
         (crate::layout::error_summary(errors))
         form method="post" action=(action) novalidate {

@@ -19,22 +19,58 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home::home))
         .route("/connexion", get(session::login_form).post(session::login))
         .route("/deconnexion", post(session::logout))
-        .route("/contrats/nouveau", get(edit::import_form).post(edit::import))
+        .route(
+            "/contrats/nouveau",
+            get(edit::import_form).post(edit::import),
+        )
         .route("/contrats/{slug}", get(contract::show))
         .route("/contrats/{slug}/export.json", get(contract::export))
         .route("/contrats/{slug}/avenants", get(contract::amendments))
-        .route("/contrats/{slug}/modifier", get(edit::info_form).post(edit::info_save))
-        .route("/contrats/{slug}/supprimer", get(edit::contract_delete_form).post(edit::contract_delete))
-        .route("/contrats/{slug}/cadre/nouveau", get(edit::node_new_form).post(edit::node_create))
+        .route(
+            "/contrats/{slug}/modifier",
+            get(edit::info_form).post(edit::info_save),
+        )
+        .route(
+            "/contrats/{slug}/supprimer",
+            get(edit::contract_delete_form).post(edit::contract_delete),
+        )
+        .route(
+            "/contrats/{slug}/cadre/nouveau",
+            get(edit::node_new_form).post(edit::node_create),
+        )
         .route("/contrats/{slug}/cadre/{key}", get(contract::node))
-        .route("/contrats/{slug}/cadre/{key}/modifier", get(edit::node_edit_form).post(edit::node_save))
-        .route("/contrats/{slug}/cadre/{key}/deplacer", post(edit::node_move))
-        .route("/contrats/{slug}/cadre/{key}/supprimer", get(edit::node_delete_form).post(edit::node_delete))
-        .route("/contrats/{slug}/volets-locaux/{insee}", get(contract::local_volet))
-        .route("/contrats/{slug}/{collection}/nouveau", get(edit::item_new_form).post(edit::item_create))
-        .route("/contrats/{slug}/{collection}/{index}/modifier", get(edit::item_edit_form).post(edit::item_save))
-        .route("/contrats/{slug}/{collection}/{index}/deplacer", post(edit::item_move))
-        .route("/contrats/{slug}/{collection}/{index}/supprimer", get(edit::item_delete_form).post(edit::item_delete))
+        .route(
+            "/contrats/{slug}/cadre/{key}/modifier",
+            get(edit::node_edit_form).post(edit::node_save),
+        )
+        .route(
+            "/contrats/{slug}/cadre/{key}/deplacer",
+            post(edit::node_move),
+        )
+        .route(
+            "/contrats/{slug}/cadre/{key}/supprimer",
+            get(edit::node_delete_form).post(edit::node_delete),
+        )
+        .route(
+            "/contrats/{slug}/volet-local/{insee}",
+            get(contract::local_volet),
+        )
+        .route(
+            "/contrats/{slug}/{collection}/nouveau",
+            get(edit::item_new_form).post(edit::item_create),
+        )
+        .route(
+            "/contrats/{slug}/{collection}/{index}/modifier",
+            get(edit::item_edit_form).post(edit::item_save),
+        )
+        .route(
+            "/contrats/{slug}/{collection}/{index}/deplacer",
+            post(edit::item_move),
+        )
+        .route(
+            "/contrats/{slug}/{collection}/{index}/supprimer",
+            get(edit::item_delete_form).post(edit::item_delete),
+        )
 }
 
 /// The 404 page for unknown routes.

@@ -23,7 +23,14 @@ pub struct LoginForm {
     next: String,
 }
 
-fn render(state: &AppState, visitor: &Visitor, token: &str, email: &str, next: &str, error: Option<&str>) -> Html<String> {
+fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    token: &str,
+    email: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Html<String> {
     let frame = Frame::new(state, visitor);
     Html(
         layout::page(
@@ -59,7 +66,12 @@ fn render(state: &AppState, visitor: &Visitor, token: &str, email: &str, next: &
 }
 
 fn pre_csrf_cookie(token: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((PRE_CSRF_COOKIE, token)).http_only(true).secure(secure).same_site(SameSite::Strict).path("/connexion").build()
+    Cookie::build((PRE_CSRF_COOKIE, token))
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .path("/connexion")
+        .build()
 }
 
 /// Query of the login page.
@@ -71,7 +83,12 @@ pub struct NextQuery {
 
 /// GET /connexion
 #[tracing::instrument(skip_all)]
-pub async fn login_form(State(state): State<AppState>, visitor: Visitor, jar: CookieJar, axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Response {
+pub async fn login_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
     let token = auth::random_token();
     let jar = jar.add(pre_csrf_cookie(token.clone(), state.config.secure_cookies));
     (jar, render(&state, &visitor, &token, "", &q.suivant, None)).into_response()
@@ -96,7 +113,10 @@ pub async fn login(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response> {
-    let expected = jar.get(PRE_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let expected = jar
+        .get(PRE_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if expected.is_empty() || !auth::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
         return Err(Error::Csrf);
     }
@@ -105,22 +125,48 @@ pub async fn login(
     let user = match auth::authenticate(&state, &form.email, &password, &address).await {
         Ok(u) => u,
         Err(Error::TooManyRequests(m)) => {
-            return Ok((axum::http::StatusCode::TOO_MANY_REQUESTS, render(&state, &visitor, &expected, &form.email, &form.next, Some(&m))).into_response())
+            return Ok((
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                render(
+                    &state,
+                    &visitor,
+                    &expected,
+                    &form.email,
+                    &form.next,
+                    Some(&m),
+                ),
+            )
+                .into_response())
         }
         Err(e) => return Err(e),
     };
     let Some(user_id) = user else {
         return Ok((
             axum::http::StatusCode::UNAUTHORIZED,
-            render(&state, &visitor, &expected, &form.email, &form.next, Some("Adresse électronique ou mot de passe incorrect.")),
+            render(
+                &state,
+                &visitor,
+                &expected,
+                &form.email,
+                &form.next,
+                Some("Adresse électronique ou mot de passe incorrect."),
+            ),
         )
             .into_response());
     };
     if let Some(old) = visitor.token() {
         state.store.delete_session(old).await?;
     }
-    let session = state.store.create_session(user_id, auth::SESSION_TTL).await?;
-    let jar = jar.remove(Cookie::build(PRE_CSRF_COOKIE).path("/connexion")).add(auth::session_cookie(session.token, state.config.secure_cookies));
+    let session = state
+        .store
+        .create_session(user_id, auth::SESSION_TTL)
+        .await?;
+    let jar = jar
+        .remove(Cookie::build(PRE_CSRF_COOKIE).path("/connexion"))
+        .add(auth::session_cookie(
+            session.token,
+            state.config.secure_cookies,
+        ));
     Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
 }
 
@@ -144,12 +190,21 @@ pub struct CsrfOnly {
 
 /// POST /deconnexion
 #[tracing::instrument(skip_all)]
-pub async fn logout(State(state): State<AppState>, visitor: Visitor, jar: CookieJar, Form(form): Form<CsrfOnly>) -> Result<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response> {
     visitor.check_csrf(&form.csrf)?;
     if let Some(t) = visitor.token() {
         state.store.delete_session(t).await?;
     }
-    Ok((jar.remove(Cookie::build(auth::SESSION_COOKIE).path("/")), Redirect::to("/")).into_response())
+    Ok((
+        jar.remove(Cookie::build(auth::SESSION_COOKIE).path("/")),
+        Redirect::to("/"),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

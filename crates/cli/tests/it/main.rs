@@ -1,0 +1,12 @@
+//! The integration test binary: every scenario goes through HTTP (a real listener) against a
+//! real database, on SQLite always and on PostgreSQL when `QUARTIERS_TEST_POSTGRES_URL` is set.
+
+mod helpers;
+
+mod amendments;
+mod browser;
+mod cli;
+mod csrf_and_sessions;
+mod demo_contracts;
+mod forms_bad_input;
+mod roles;
