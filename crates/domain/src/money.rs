@@ -107,7 +107,7 @@ impl fmt::Display for Cents {
         let digits = euros.to_string();
         let mut grouped = String::new();
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push('\u{202f}');
             }
             grouped.push(ch);

@@ -194,7 +194,7 @@ impl Store {
                 Ok(RoleGrant {
                     contract_slug: get_str(r, "slug")?,
                     contract_name: get_str(r, "name")?,
-                    role: Role::parse(&get_str(r, "role")?).map_err(|m| StoreError::Conflict(m))?,
+                    role: Role::parse(&get_str(r, "role")?).map_err(StoreError::Conflict)?,
                     institution: get_opt_str(r, "institution")?,
                 })
             })
