@@ -2,13 +2,15 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use quartiers_domain::{ContractDocument, Role};
+use quartiers_domain::ContractDocument;
 use quartiers_store::contracts::Author;
 use quartiers_store::Store;
-use quartiers_web::auth::{self, Password};
+use quartiers_web::auth::Password;
 use quartiers_web::changes;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+
+mod geo_commands;
 
 /// Quartiers: pilot a contrat de ville (priority neighbourhoods, framework, amendments).
 #[derive(Parser)]
@@ -46,6 +48,39 @@ enum Command {
         #[command(subcommand)]
         command: ContractCommand,
     },
+    /// Import QPV contours into the registry.
+    Qpv {
+        #[command(subcommand)]
+        command: geo_commands::QpvCommand,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Import other perimeters (attention perimeters, renewal sites, quartiers de veille).
+    Perimeter {
+        #[command(subcommand)]
+        command: geo_commands::PerimeterCommand,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Import Base Adresse Nationale extracts for the offline geocoder.
+    Ban {
+        #[command(subcommand)]
+        command: geo_commands::BanCommand,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Is this point, address or file in a QPV?
+    Locate {
+        #[command(flatten)]
+        args: geo_commands::LocateArgs,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: geo_commands::BenchCommand,
+    },
 }
 
 #[derive(Args)]
@@ -65,6 +100,12 @@ struct ServeArgs {
     /// Mark cookies Secure (set it when served over HTTPS).
     #[arg(long, env = "QUARTIERS_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Map tile URL template (e.g. https://tiles.example/{z}/{x}/{y}.png); none by default: maps are drawn on a blank background.
+    #[arg(long, env = "QUARTIERS_TILE_URL")]
+    tile_url: Option<String>,
+    /// Distance to a perimeter boundary under which an answer is « à vérifier », in metres.
+    #[arg(long, env = "QUARTIERS_BOUNDARY_TOLERANCE_M", default_value_t = quartiers_web::geo::DEFAULT_TOLERANCE_M)]
+    boundary_tolerance: f64,
     #[command(flatten)]
     db: Db,
 }
@@ -130,7 +171,6 @@ fn read_password() -> anyhow::Result<Password> {
         std::io::stdin().read_to_string(&mut s)?;
         s.lines().next().unwrap_or("").to_string()
     };
-    auth::check_new_password(&p).map_err(anyhow::Error::msg)?;
     Ok(Password(p))
 }
 
@@ -144,10 +184,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tracing::info!(?loaded, "demonstration contracts loaded");
                 }
             }
+            if let Some(o) = quartiers_web::geo::import::ensure_national(&store).await? {
+                eprintln!(
+                    "Registre vide : contours nationaux des QPV 2024 chargés ({} QPV).",
+                    o.counts.inserted
+                );
+            }
             let config = quartiers_web::Config {
                 institution_name: args.institution,
                 state_service: args.state_service,
                 secure_cookies: args.secure_cookies,
+                tile_url: args.tile_url.filter(|u| !u.trim().is_empty()),
+                boundary_tolerance_m: args.boundary_tolerance,
             };
             let app = quartiers_web::app(store, config);
             let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -184,35 +232,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let store = open(&db).await?;
-            let is_admin = role == "admin";
-            let role = if is_admin {
-                None
-            } else {
-                Some(Role::parse(&role).map_err(anyhow::Error::msg)?)
-            };
-            let contract_id = match (&role, &contract) {
-                (Some(_), None) => bail!(
-                    "Le rôle {} s'exerce sur un contrat : précisez --contract.",
-                    role.map(|r| r.code()).unwrap_or_default()
-                ),
-                (_, Some(slug)) => Some(
-                    store
-                        .contract(slug)
-                        .await
-                        .with_context(|| format!("contrat « {slug} » introuvable"))?
-                        .id,
-                ),
-                (None, None) => None,
-            };
             let password = read_password()?;
-            let hash = auth::hash_password(&password)?;
-            let id = store.create_user(&email, None, &hash, is_admin).await?;
-            if let (Some(role), Some(cid)) = (role, contract_id) {
-                store
-                    .grant_role(id, cid, role, institution.as_deref())
-                    .await?;
+            let input = quartiers_web::accounts::NewAccount {
+                email: email.clone(),
+                password: quartiers_web::accounts::PasswordField(password.0),
+                role,
+                contract,
+                institution,
+            };
+            match quartiers_web::accounts::create_account(&store, &input).await {
+                Ok(_) => println!("Compte créé : {email}"),
+                Err(quartiers_web::error::Error::Validation(errors)) => {
+                    let lines: Vec<String> = errors.0.iter().map(|f| format!("  --{} : {}", f.field, f.message)).collect();
+                    bail!("compte non créé :\n{}", lines.join("\n"));
+                }
+                Err(e) => bail!("compte non créé : {}", e.detail()),
             }
-            println!("Compte créé : {email}");
         }
         Command::Contract {
             command: ContractCommand::Import { file, db },
@@ -262,6 +297,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => print!("{json}"),
             }
         }
+        Command::Qpv { command, db } => geo_commands::qpv(&open(&db).await?, command).await?,
+        Command::Perimeter { command, db } => {
+            geo_commands::perimeter(&open(&db).await?, command).await?
+        }
+        Command::Ban { command, db } => geo_commands::ban(&open(&db).await?, command).await?,
+        Command::Locate { args, db } => geo_commands::locate(&open(&db).await?, args).await?,
+        Command::Bench { command } => geo_commands::bench(command).await?,
     }
     Ok(())
 }

@@ -311,6 +311,14 @@ fn exact_on_one_million_urban_points() {
         })
         .count();
     let (_, near) = compare(&index, &reference, &pts[..100_000]);
+    // The batch path (software pipeline, vector code) gives exactly the point-by-point
+    // answers, distances included.
+    pts[..100_000]
+        .par_iter()
+        .zip(located[..100_000].par_iter())
+        .for_each(|(&(x, y), got)| {
+            assert_eq!(got, &index.locate(x, y), "batch differs at ({x}, {y})")
+        });
     eprintln!(
         "1M urban points: {inside} inside, {near}/100000 near a boundary, checked in {:?}",
         t.elapsed()

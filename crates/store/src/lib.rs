@@ -7,6 +7,7 @@
 
 pub mod amendments;
 pub mod contracts;
+pub mod geography;
 mod migrate;
 pub mod users;
 

@@ -8,11 +8,18 @@ use crate::{now_text, Backend, Store, StoreResult};
 use sqlx::Executor;
 
 /// The migrations, in order: (version, name, portable SQL).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "geography",
+        include_str!("../migrations/0002_geography.sql"),
+    ),
+];
 
 fn render(sql: &str, backend: Backend) -> String {
     let pk = match backend {

@@ -1,11 +1,13 @@
 //! Quartiers web platform: the French pages (server-rendered, DSFR), the JSON API under
 //! `/api/v1` with its OpenAPI document, and the session and CSRF machinery they share.
 
+pub mod accounts;
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod changes;
 pub mod error;
+pub mod geo;
 pub mod layout;
 pub mod pages;
 
@@ -22,6 +24,11 @@ pub struct Config {
     pub state_service: bool,
     /// Mark cookies `Secure` (on behind HTTPS; off for plain-HTTP local use and tests).
     pub secure_cookies: bool,
+    /// Map tile URL template (`https://…/{z}/{x}/{y}.png`); `None`: maps are drawn on a
+    /// blank background, without any tile server.
+    pub tile_url: Option<String>,
+    /// Distance to a perimeter boundary under which an answer is `à vérifier`, in metres.
+    pub boundary_tolerance_m: f64,
 }
 
 impl Default for Config {
@@ -30,6 +37,8 @@ impl Default for Config {
             institution_name: "Quartiers".into(),
             state_service: false,
             secure_cookies: false,
+            tile_url: None,
+            boundary_tolerance_m: geo::DEFAULT_TOLERANCE_M,
         }
     }
 }
@@ -41,11 +50,17 @@ pub struct AppState {
     pub store: Store,
     /// Settings.
     pub config: Arc<Config>,
+    /// Priority geography: the in-memory index of the perimeter registry.
+    pub geo: Arc<geo::GeoService>,
 }
 
 /// The whole application: pages, API, assets, with tracing and a body-size limit.
 pub fn app(store: Store, config: Config) -> Router {
     let state = AppState {
+        geo: Arc::new(geo::GeoService::new(
+            store.clone(),
+            config.boundary_tolerance_m,
+        )),
         store,
         config: Arc::new(config),
     };

@@ -332,3 +332,25 @@ pub async fn session_csrf(c: &Client) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+impl Client {
+    /// Sends `body` verbatim (even when it is not valid JSON) to the API, with `content_type`.
+    pub async fn api_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut rb = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        read(rb.send().await.unwrap()).await
+    }
+}

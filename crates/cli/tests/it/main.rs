@@ -3,10 +3,13 @@
 
 mod helpers;
 
+mod accounts;
 mod amendments;
+mod api;
 mod browser;
 mod cli;
 mod csrf_and_sessions;
 mod demo_contracts;
 mod forms_bad_input;
+mod geography;
 mod roles;

@@ -3,7 +3,7 @@
 //! generic operations of [`quartiers_domain::edit`]. Indexes are 0-based.
 
 use super::framework::{edge_message, MoveRequest};
-use super::json::{check_csrf, translate_serde, ApiVisitor, Json, Path, Query};
+use super::json::{check_csrf, translate_serde, with_path, ApiVisitor, Json, Path, Query};
 use super::{created, field_error, item_summary, meta, ChangeParams, VersionResponse, PREFIX};
 use crate::changes;
 use crate::error::{ApiError, ApiResult, Error, Problem};
@@ -83,14 +83,15 @@ fn index(text: &str) -> ApiResult<usize> {
 }
 
 fn typed<T: DeserializeOwned>(item: &Value) -> ApiResult<()> {
-    serde_json::from_value::<T>(item.clone())
+    serde_path_to_error::deserialize::<_, T>(item.clone())
         .map(|_| ())
         .map_err(|e| {
-            let full = e.to_string();
+            let path = Some(e.path().to_string()).filter(|p| !p.is_empty() && p != ".");
+            let full = e.inner().to_string();
             let message = full
                 .rsplit_once(" at line ")
                 .map_or(full.as_str(), |(m, _)| m);
-            ApiError(translate_serde(message, None))
+            ApiError(with_path(translate_serde(message, None), path))
         })
 }
 

@@ -92,10 +92,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let message = full
                     .rsplit_once(" at line ")
                     .map_or(full.as_str(), |(m, _)| m);
-                ApiError(translate_serde(message, Some(&at)))
+                ApiError(with_path(translate_serde(message, Some(&at)), path_of::<T>(bytes)))
             }
         }
     })
+}
+
+/// The path (`document.contract.territory.pilot_siren`) of the value a body fails on.
+fn path_of<T: DeserializeOwned>(bytes: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, T>(&mut de)
+        .err()
+        .map(|e| e.path().to_string())
+        .filter(|p| !p.is_empty() && p != ".")
+}
+
+/// Names the failing field of an error that serde's message does not name.
+pub(super) fn with_path(e: Error, path: Option<String>) -> Error {
+    match (e, path) {
+        (Error::BadRequest(m), Some(field)) => ValidationErrors::single(field, m).into(),
+        (e, _) => e,
+    }
 }
 
 /// Turns a serde data error message into an [`Error`], with a field when serde names one.

@@ -10,9 +10,11 @@
 mod collections;
 mod contracts;
 mod framework;
+mod geo;
 mod history;
 mod json;
 mod session;
+mod users;
 #[cfg(test)]
 mod tests;
 
@@ -38,7 +40,15 @@ pub const PREFIX: &str = "/api/v1";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
+        .route("/locate", get(geo::locate))
+        .route(
+            "/locate/batch",
+            post(geo::locate_batch).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/qpv", get(geo::list))
+        .route("/qpv/{code}", get(geo::show))
         .route("/session", post(session::create).delete(session::delete))
+        .route("/users", get(users::list).post(users::create))
         .route("/contracts", get(contracts::list).post(contracts::create))
         .route(
             "/contracts/{slug}",
@@ -97,6 +107,8 @@ Errors are `application/problem+json` documents (RFC 9457) with French messages 
     paths(
         session::create,
         session::delete,
+        users::list,
+        users::create,
         contracts::list,
         contracts::create,
         contracts::show,
@@ -118,10 +130,23 @@ Errors are `application/problem+json` documents (RFC 9457) with French messages 
         collections::replace,
         collections::remove,
         collections::move_item,
+        geo::locate,
+        geo::locate_batch,
+        geo::list,
+        geo::show,
         openapi_json,
     ),
     components(schemas(
         Problem,
+        collections::CollectionName,
+        crate::geo::LocateAnswer,
+        crate::geo::PerimeterRef,
+        crate::geo::ContractRef,
+        crate::geo::NearestQpv,
+        crate::geo::GeocodingInfo,
+        geo::QpvSummary,
+        geo::QpvDetail,
+        geo::CorrespondenceLine,
         quartiers_domain::Component,
         quartiers_domain::Signatory,
         quartiers_domain::CrossCuttingAxis,
@@ -135,10 +160,12 @@ Errors are `application/problem+json` documents (RFC 9457) with French messages 
     modifiers(&SecuritySchemes),
     tags(
         (name = "session", description = "Signing in and out"),
+        (name = "users", description = "Accounts and their roles (platform administrators)"),
         (name = "contracts", description = "Contracts: list, import, read, replace, export, delete"),
         (name = "framework", description = "The strategic framework: the tree of enjeux, ambitions, actions…"),
         (name = "collections", description = "The contract's lists: components, signatories, cross-cutting axes, flagship actions, key figures, QPV, renewal sites, local volets, sections"),
         (name = "history", description = "Amendments, the contract as of a date, changes between two dates"),
+        (name = "geography", description = "Priority geography: is this point, address or file in a QPV? The QPV registry"),
         (name = "meta", description = "Description of the API"),
     )
 )]

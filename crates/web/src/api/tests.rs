@@ -369,6 +369,7 @@ async fn smoke_run_of_the_routes() {
     let state = AppState {
         store: tmp.store.clone(),
         config: std::sync::Arc::new(crate::Config::default()),
+        geo: crate::geo::GeoService::shared(&tmp.store),
     };
     let app: Router = Router::new().nest(PREFIX, routes()).with_state(state);
 
@@ -713,6 +714,7 @@ async fn cookie_sessions_need_the_csrf_header() {
     let state = AppState {
         store: tmp.store.clone(),
         config: std::sync::Arc::new(crate::Config::default()),
+        geo: crate::geo::GeoService::shared(&tmp.store),
     };
     let app: Router = Router::new().nest(PREFIX, routes()).with_state(state);
     let post = |csrf: Option<&str>| {

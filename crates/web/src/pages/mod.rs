@@ -1,8 +1,10 @@
 //! The French pages: public reading of contracts, sign-in, and the pilots' edit forms.
 
+mod accounts;
 mod contract;
 mod edit;
 mod forms;
+pub mod geo;
 mod home;
 mod session;
 
@@ -18,11 +20,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
         .route("/connexion", get(session::login_form).post(session::login))
+        .route("/admin/comptes", get(accounts::list).post(accounts::create))
         .route("/deconnexion", post(session::logout))
         .route(
             "/contrats/nouveau",
             get(edit::import_form).post(edit::import),
         )
+        .merge(geo_routes())
         .route("/contrats/{slug}", get(contract::show))
         .route("/contrats/{slug}/export.json", get(contract::export))
         .route("/contrats/{slug}/avenants", get(contract::amendments))
@@ -71,6 +75,29 @@ pub fn routes() -> Router<AppState> {
             "/contrats/{slug}/{collection}/{index}/supprimer",
             get(edit::item_delete_form).post(edit::item_delete),
         )
+}
+
+fn geo_routes() -> Router<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    Router::new()
+        .route("/quartiers-prioritaires", get(geo::list))
+        .route("/quartiers-prioritaires/registre.geojson", get(geo::download_geojson))
+        .route("/quartiers-prioritaires/registre.csv", get(geo::download_csv))
+        .route("/quartiers-prioritaires/suis-je-dans-un-qpv", get(geo::am_i_in_a_qpv))
+        .route(
+            "/quartiers-prioritaires/localiser-un-fichier",
+            get(geo::batch_form_page)
+                .post(geo::batch_submit)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/quartiers-prioritaires/perimetres/importer",
+            get(geo::perimeter_import_form)
+                .post(geo::perimeter_import)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/quartiers-prioritaires/{code}", get(geo::show))
+        .route("/contrats/{slug}/carte", get(geo::contract_map))
 }
 
 /// The 404 page for unknown routes.

@@ -1,0 +1,519 @@
+//! Priority geography through HTTP on real data: the QPV 2024 contours shipped in
+//! `data/qpv/` (ANCT, Licence Ouverte 2.0), the BAN fixture of `crates/io/tests/fixtures/`
+//! (addresses placed at real coordinates), and, when the shared data folder is present,
+//! the 2015 MEL layer of the Lambert-93 GeoPackage.
+
+use crate::both_engines;
+use crate::helpers::{session_csrf, Engine, TestApp};
+use quartiers_domain::Role;
+use quartiers_geo::ReadOptions;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ban_fixture() -> PathBuf {
+    repo().join("crates/io/tests/fixtures/ban_fixture.csv")
+}
+
+fn shared_data() -> Option<PathBuf> {
+    let p = match std::env::var_os("QUARTIERS_SHARED_DATA") {
+        Some(v) => PathBuf::from(v),
+        None => repo().join("../shared/data"),
+    };
+    if p.join("qpv").is_dir() {
+        Some(p)
+    } else {
+        eprintln!("NOTICE: dossier de données partagées absent ({}) : test sauté", p.display());
+        None
+    }
+}
+
+/// Loads the QPV of Nord and Pas-de-Calais from the shipped national file (a subset keeps
+/// the debug-mode tests fast).
+async fn load_nord(app: &TestApp) {
+    let out = quartiers_geo::read::read_geojson_bytes(
+        quartiers_web::geo::import::NATIONAL_QPV_2024,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let mut out = out;
+    out.perimeters
+        .retain(|p| p.code.starts_with("QN059") || p.code.starts_with("QN062"));
+    assert_eq!(out.perimeters.len(), 158);
+    let o = quartiers_web::geo::import::store_read_output(&app.store, out, "test", None, None)
+        .await
+        .unwrap();
+    assert_eq!(o.counts.inserted, 158);
+}
+
+async fn locate(app: &TestApp, query: &str) -> (u16, serde_json::Value) {
+    let c = app.client();
+    let p = c.get(&format!("/api/v1/locate?{query}")).await;
+    (p.status, serde_json::from_str(&p.text).unwrap_or_default())
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+
+async fn contracts_qpv_found(app: TestApp) {
+    let app = app.with_demo().await;
+    load_nord(&app).await;
+    // Points inside QPV of the three demonstration contracts.
+    for (lon, lat, code, contract) in [
+        (3.023793, 50.628833, "QN05971M", "mel-2024"),
+        (3.188418, 50.673753, "QN05981M", "mel-2024"),
+        (2.840530, 50.436071, "QN06226M", "call-2024"),
+        (2.758813, 50.425118, "QN06228M", "call-2024"),
+        (3.485938, 50.362006, "QN05930M", "valenciennes-2015"),
+        (3.516380, 50.341245, "QN05931M", "valenciennes-2015"),
+    ] {
+        let (s, a) = locate(&app, &format!("lon={lon}&lat={lat}")).await;
+        assert_eq!(s, 200, "{a}");
+        assert_eq!(a["qpv"][0]["code"], code, "{a}");
+        assert_eq!(a["qpv"][0]["contract"]["slug"], contract, "{a}");
+        assert!(["in_qpv", "to_check"].contains(&a["status"].as_str().unwrap()), "{a}");
+    }
+    // Lambert-93 input gives the same answer.
+    let (s, a) = locate(&app, "x=701686.34&y=7059094.53").await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["qpv"][0]["code"], "QN05971M", "{a}");
+    // Outside: Grand-Place of Lille.
+    let (_, a) = locate(&app, "lon=3.063&lat=50.6365").await;
+    assert_eq!(a["status"], "outside_qpv", "{a}");
+    assert!(a["qpv"].as_array().unwrap().is_empty());
+
+    let c = app.client();
+    // QPV page: code, name, communes, contract, area, generation, map.
+    let page = c.get("/quartiers-prioritaires/QN05971M").await;
+    assert_eq!(page.status, 200);
+    for needle in ["Secteur Ouest", "QN05971M", "59350", "/contrats/mel-2024", "ha", "2024", "carte-donnees", "leaflet.js", "11 m"] {
+        assert!(page.text.contains(needle), "{needle} missing");
+    }
+    assert_eq!(c.get("/quartiers-prioritaires/QN00000X").await.status, 404);
+    // Contract map.
+    let page = c.get("/contrats/call-2024/carte").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("QN06226M") && page.text.contains("18 QPV"), "{}", page.text);
+    // List and downloads.
+    let page = c.get("/quartiers-prioritaires").await;
+    assert!(page.text.contains("QN05930M") && page.text.contains("registre.csv"));
+    let csv = c.get("/quartiers-prioritaires/registre.csv").await;
+    assert_eq!(csv.text.lines().count(), 159);
+    assert!(csv.content_type.starts_with("text/csv"));
+    let gj = c.get("/quartiers-prioritaires/registre.geojson").await;
+    let gj: serde_json::Value = serde_json::from_str(&gj.text).unwrap();
+    assert_eq!(gj["features"].as_array().unwrap().len(), 158);
+    // API.
+    let list = c.get("/api/v1/qpv").await;
+    let list: serde_json::Value = serde_json::from_str(&list.text).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 158);
+    let one = c.get("/api/v1/qpv/QN06226M").await;
+    let one: serde_json::Value = serde_json::from_str(&one.text).unwrap();
+    assert_eq!(one["contract"]["slug"], "call-2024");
+    assert_eq!(one["geometry"]["type"], "MultiPolygon");
+    let openapi = c.get("/api/v1/openapi.json").await.text;
+    for p in ["/api/v1/locate", "/api/v1/locate/batch", "/api/v1/qpv", "/api/v1/qpv/{code}"] {
+        assert!(openapi.contains(p), "{p} documented");
+    }
+    // The public page, by point, without JavaScript.
+    let page = c.get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=2,840530&lat=50,436071").await;
+    assert!(page.text.contains("QN06226M") && page.text.contains("Cité 2"), "{}", page.text);
+}
+both_engines!(qpv_of_the_three_contracts, contracts_qpv_found);
+
+async fn ban_addresses(app: TestApp) {
+    let app = app.with_demo().await;
+    load_nord(&app).await;
+    let r = quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
+        .await
+        .unwrap();
+    assert!(r.stored >= 50, "{}", r.stored);
+    let expected = std::fs::read_to_string(repo().join("crates/io/tests/fixtures/ban_fixture_expected.csv")).unwrap();
+    let mut checked = 0;
+    for line in expected.lines().skip(1) {
+        let f: Vec<&str> = line.split(';').collect();
+        let (query, qpv, precision) = (f[0], f[3], f[4]);
+        let (s, a) = locate(&app, &format!("address={}", enc(query))).await;
+        assert_eq!(s, 200);
+        assert_eq!(a["geocoding"]["precision"], precision, "{query}: {a}");
+        if qpv.is_empty() {
+            assert!(a["qpv"].as_array().unwrap().is_empty(), "{query}: {a}");
+        } else {
+            assert_eq!(a["qpv"][0]["code"], qpv, "{query}: {a}");
+        }
+        if precision == "voie" {
+            assert_eq!(a["status"], "to_check", "street positions are flagged: {a}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40);
+    let (_, a) = locate(&app, "address=12%20rue%20imaginaire%2099999%20nulle%20part").await;
+    assert_eq!(a["status"], "not_located");
+    // The page answers an address, with the contract and a map.
+    let page = app
+        .client()
+        .get(&format!("/quartiers-prioritaires/suis-je-dans-un-qpv?adresse={}", enc("1 Rue des Tisserands 59000 Lille")))
+        .await;
+    assert!(page.text.contains("Secteur Ouest") && page.text.contains("/contrats/mel-2024") && page.text.contains("id=\"carte\""));
+}
+both_engines!(ban_fixture_addresses_answer_their_qpv, ban_addresses);
+
+fn to_1252(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| match c {
+            'é' => 0xE9,
+            'è' => 0xE8,
+            'à' => 0xE0,
+            c if c.is_ascii() => c as u8,
+            _ => b'?',
+        })
+        .collect()
+}
+
+async fn batch(app: TestApp) {
+    let app = app.with_demo().await;
+    load_nord(&app).await;
+    quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
+        .await
+        .unwrap();
+    let c = app.client();
+    let rows = [
+        ("1", "3.023793", "50.628833", "Résidence é"),
+        ("2", "3.063", "50.6365", "Grand-Place à Lille"),
+        ("3", "2.840530", "50.436071", "Cité 2 è"),
+        ("4", "", "", "vide"),
+    ];
+    for sep in [",", ";", "\t"] {
+        for encoding in ["utf-8", "utf-8-bom", "windows-1252"] {
+            let mut text = format!("id{sep}lon{sep}lat{sep}nom\r\n");
+            for (id, lon, lat, name) in rows {
+                let (lon, lat) = if sep == ";" { (lon.replace('.', ","), lat.replace('.', ",")) } else { (lon.to_string(), lat.to_string()) };
+                text.push_str(&format!("{id}{sep}{lon}{sep}{lat}{sep}{name}\r\n"));
+            }
+            let body = match encoding {
+                "utf-8" => text.into_bytes(),
+                "utf-8-bom" => [b"\xEF\xBB\xBF".to_vec(), text.into_bytes()].concat(),
+                _ => to_1252(&text),
+            };
+            let r = c
+                .http
+                .post(format!("{}/api/v1/locate/batch", c.base))
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{sep:?} {encoding}");
+            assert_eq!(r.headers()["quartiers-lignes"], "4");
+            assert_eq!(r.headers()["quartiers-dans-qpv"].to_str().unwrap().parse::<u32>().unwrap() + r.headers()["quartiers-a-verifier"].to_str().unwrap().parse::<u32>().unwrap(), 2);
+            let out = r.text().await.unwrap();
+            let lines: Vec<&str> = out.trim_start_matches('\u{feff}').lines().collect();
+            assert_eq!(lines.len(), 5, "{out}");
+            assert!(lines[0].contains("qpv_code") && lines[0].contains("statut"), "{out}");
+            assert!(lines[1].starts_with("1") && lines[1].contains("QN05971M"), "{out}");
+            assert!(lines[1].contains("Résidence é"), "accents kept ({encoding}): {out}");
+            assert!(lines[2].contains("hors QPV"), "{out}");
+            assert!(lines[3].contains("QN06226M"), "{out}");
+            assert!(lines[4].contains("non localisé"), "{out}");
+        }
+    }
+    // Address columns.
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch", c.base))
+        .body("id;adresse\n1;10 Rue de la Filature 59800 Lille\n2;15 Avenue de Dutemple 59300 Valenciennes\n")
+        .send()
+        .await
+        .unwrap();
+    let out = r.text().await.unwrap();
+    assert!(out.contains("QN05973M") && out.contains("QN05930M"), "{out}");
+    // Ragged rows: reported, one output row per input row, order kept.
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch", c.base))
+        .body("id,lon,lat\n1,3.023793,50.628833\n2,3.06\n3,2.840530,50.436071\n")
+        .send()
+        .await
+        .unwrap();
+    let out = r.text().await.unwrap();
+    let lines: Vec<&str> = out.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[2].starts_with("2,") && lines[2].contains("non localisé") && lines[2].contains("colonnes"), "{out}");
+    assert!(lines[3].contains("QN06226M"));
+    // Binary renamed .csv: a specific French message.
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch?filename=donnees.csv", c.base))
+        .body(vec![0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0, 255, 254, 0, 7])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let t = r.text().await.unwrap();
+    assert!(t.contains("problem") || t.contains("detail"), "{t}");
+    // The page: upload, summary and download, nothing kept.
+    let form = reqwest::multipart::Form::new().part(
+        "fichier",
+        reqwest::multipart::Part::bytes(b"id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n".to_vec()).file_name("beneficiaires.csv"),
+    );
+    let r = c
+        .http
+        .post(format!("{}/quartiers-prioritaires/localiser-un-fichier", c.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("beneficiaires_qpv.csv") && html.contains("data:text/csv;base64,"), "{html}");
+    assert!(html.contains("id=\"nb-lignes\">2<"), "{html}");
+}
+both_engines!(batch_files_in_every_encoding_and_separator, batch);
+
+async fn bad_inputs(app: TestApp) {
+    let app = app.with_demo().await;
+    load_nord(&app).await;
+    for (q, needle) in [
+        ("lon=200&lat=50", "hors limites"),
+        ("lon=50.63&lat=3.06", "inversées"),
+        ("lon=abc&lat=50", "n'est pas un nombre"),
+        ("lon=NaN&lat=50", "n'est pas un nombre"),
+        ("x=7059094&y=701686", "inversés"),
+        ("", "Donnez lon et lat"),
+    ] {
+        let c = app.client();
+        let p = c.get(&format!("/api/v1/locate?{q}")).await;
+        assert_eq!(p.status, 422, "{q}: {}", p.text);
+        assert!(p.content_type.starts_with("application/problem+json"));
+        assert!(p.text.contains(needle), "{q}: {}", p.text);
+    }
+    let page = app.client().get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=50.63&lat=3.06").await;
+    assert_eq!(page.status, 422);
+    assert!(page.text.contains("inversées"));
+
+    app.user("admin@quartiers.fr", None, true).await;
+    let c = app.signed_in("admin@quartiers.fr").await;
+    let csrf = session_csrf(&c).await;
+    let upload = |files: Vec<(&'static str, Vec<u8>)>| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("type", "attention_perimeter")
+            .text("nom", "Périmètre de test")
+            .text("criteres", "")
+            .text("contrat", "");
+        for (name, bytes) in files {
+            form = form.part("fichier", reqwest::multipart::Part::bytes(bytes).file_name(name));
+        }
+        c.http
+            .post(format!("{}/quartiers-prioritaires/perimetres/importer", c.base))
+            .multipart(form)
+            .send()
+    };
+    let r = upload(vec![("casse.geojson", b"{\"type\": \"FeatureCollection\", \"features\": [".to_vec())]).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("GeoJSON invalide"));
+    let r = upload(vec![("zone.shp", vec![0u8; 100]), ("zone.dbf", vec![0u8; 10])]).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains(".prj absent"));
+    // One bad feature does not stop the others; each rejection is reported with its number.
+    let gj = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "PA1", "nom": "Bon"}, "geometry": {"type": "Polygon", "coordinates": [[[3.05,50.62],[3.06,50.62],[3.06,50.63],[3.05,50.63],[3.05,50.62]]]}},
+        {"type": "Feature", "properties": {"code": "PA2"}, "geometry": {"type": "Point", "coordinates": [3.05, 50.62]}},
+        {"type": "Feature", "properties": {"code": "PA3"}, "geometry": {"type": "Polygon", "coordinates": [[[300,50],[301,50],[301,51],[300,50]]]}},
+    ]});
+    let r = upload(vec![("zones.geojson", gj.to_string().into_bytes())]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Entité n° 2 rejetée") && html.contains("Entité n° 3 rejetée"), "{html}");
+    let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
+    assert_eq!(a["perimeters"][0]["code"], "PA1", "{a}");
+}
+both_engines!(bad_inputs_get_specific_french_messages, bad_inputs);
+
+async fn import_roles(app: TestApp) {
+    let app = app.with_demo().await;
+    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false).await;
+    app.user("lecteur@mel.fr", Some((Role::Lecteur, "mel-2024")), false).await;
+    let anon = app.client();
+    assert_eq!(anon.get("/quartiers-prioritaires/perimetres/importer").await.status, 401);
+    let lecteur = app.signed_in("lecteur@mel.fr").await;
+    assert_eq!(lecteur.get("/quartiers-prioritaires/perimetres/importer").await.status, 403);
+    let pilote = app.signed_in("pilote@mel.fr").await;
+    let form = pilote.get("/quartiers-prioritaires/perimetres/importer").await;
+    assert_eq!(form.status, 200);
+    assert!(form.text.contains("mel-2024") && !form.text.contains("value=\"call-2024\""));
+    let csrf = session_csrf(&pilote).await;
+    let gj = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "MEL-ATT-1"}, "geometry": {"type": "Polygon", "coordinates": [[[3.05,50.62],[3.06,50.62],[3.06,50.63],[3.05,50.63],[3.05,50.62]]]}},
+    ]})
+    .to_string();
+    let send = |contract: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("type", "attention_perimeter")
+            .text("nom", "Périmètre d'attention Lille-Sud")
+            .text("criteres", "Taux de pauvreté supérieur à 30 %")
+            .text("contrat", contract)
+            .part("fichier", reqwest::multipart::Part::bytes(gj.clone().into_bytes()).file_name("attention.geojson"));
+        pilote
+            .http
+            .post(format!("{}/quartiers-prioritaires/perimetres/importer", pilote.base))
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(send("call-2024").await.unwrap().status(), 403);
+    assert_eq!(send("").await.unwrap().status(), 403, "no contract: administrators only");
+    let r = send("mel-2024").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
+    assert_eq!(a["perimeters"][0]["name"], "Périmètre d'attention Lille-Sud", "{a}");
+    assert_eq!(a["perimeters"][0]["contract"]["slug"], "mel-2024", "{a}");
+    let map = app.client().get("/contrats/mel-2024/carte").await;
+    assert!(map.text.contains("MEL-ATT-1"));
+    let list = app.client().get("/quartiers-prioritaires").await;
+    assert!(list.text.contains("Taux de pauvreté supérieur à 30 %"));
+}
+both_engines!(perimeter_import_roles, import_roles);
+
+fn quartiers(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quartiers"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run quartiers");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn cli_and_2015(app: TestApp) {
+    let db = app.database_url.clone();
+    let (ok, out, err) = quartiers(&db, &["ban", "import", ban_fixture().to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("adresse(s) importée(s)"), "{out}");
+    let Some(shared) = shared_data() else { return };
+    let gpkg = shared.join("qpv/icu_mediapart_lille_mel.gpkg");
+    let (ok, out, err) = quartiers(&db, &["qpv", "import", gpkg.to_str().unwrap(), "--layer", "qpvs", "--generation", "2015"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("26 entité(s) lue(s)"), "{out}");
+    assert!(out.contains("Lambert-93"), "{out}");
+    let nord = shared.join("qpv/qpv2024_59_62_wgs84.geojson");
+    let (ok, out, err) = quartiers(&db, &["qpv", "import", nord.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Correspondance 2015 ↔ 2024"), "{out}");
+    // Lille Secteur Ouest (2024) is in the 2015 Secteur Ouest too.
+    let (ok, out, err) = quartiers(&db, &["locate", "--point", "3.023793,50.628833"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("qpv : QN05971M"), "{out}");
+    assert!(out.contains("QPV 2015"), "{out}");
+    let (ok, out, _) = quartiers(&db, &["locate", "--point", "701686.34,7059094.53", "--crs", "2154"]);
+    assert!(ok && out.contains("QN05971M"), "{out}");
+    let (ok, out, _) = quartiers(&db, &["locate", "--address", "1 Rue des Tisserands 59000 Lille"]);
+    assert!(ok && out.contains("QN05971M"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("points.csv");
+    std::fs::write(&input, "id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n").unwrap();
+    let output = dir.path().join("sortie.csv");
+    let (ok, out, err) = quartiers(&db, &["locate", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 lignes traitées") && out.contains("dans un QPV : 1"), "{out}");
+    assert!(std::fs::read_to_string(&output).unwrap().contains("QN05971M"));
+    // The page and the API see the CLI's imports (registry version).
+    let c = app.client();
+    let a = c.get("/api/v1/qpv/QN05971M").await;
+    let a: serde_json::Value = serde_json::from_str(&a.text).unwrap();
+    assert!(a["correspondence"].as_array().unwrap().iter().any(|l| l["code_2015"] == "QP059074" || l["share_of_2015"].as_f64().unwrap() > 0.5), "{a}");
+}
+both_engines!(cli_imports_and_the_2015_layer, cli_and_2015);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_platform_knows_every_qpv() {
+    let app = TestApp::spawn(Engine::Sqlite).await.unwrap();
+    let o = quartiers_web::geo::import::ensure_national(&app.store).await.unwrap().unwrap();
+    assert_eq!(o.counts.inserted, 1584);
+    assert!(quartiers_web::geo::import::ensure_national(&app.store).await.unwrap().is_none());
+    let (_, a) = locate(&app, "lon=3.023793&lat=50.628833").await;
+    assert_eq!(a["qpv"][0]["code"], "QN05971M");
+}
+
+/// The public "Suis-je dans un QPV ?" page in a real headless Chromium: an address of the
+/// BAN fixture is answered with its QPV and contract, and the Leaflet map is drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn am_i_in_a_qpv_in_a_real_browser() {
+    use chromiumoxide::browser::{Browser, BrowserConfig};
+    use futures::StreamExt;
+    let chromium = [
+        std::env::var("CHROMIUM").unwrap_or_default(),
+        "/usr/bin/chromium".into(),
+        "/usr/bin/chromium-browser".into(),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    let Some(chromium) = chromium else {
+        assert!(std::env::var("QUARTIERS_E2E").is_err(), "QUARTIERS_E2E is set but Chromium is missing");
+        eprintln!("Chromium absent : test de bout en bout non joué (installez le paquet chromium)");
+        return;
+    };
+    let app = TestApp::spawn(Engine::Sqlite).await.unwrap().with_demo().await;
+    load_nord(&app).await;
+    quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
+        .await
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .user_data_dir(profile.path())
+        .no_sandbox()
+        .args(["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .build()
+        .unwrap();
+    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let page = browser
+        .new_page(format!("{}/quartiers-prioritaires/suis-je-dans-un-qpv", app.address))
+        .await
+        .unwrap();
+    let wait = |what: &'static str, ok: fn(&str) -> bool| {
+        let page = page.clone();
+        async move {
+            for _ in 0..100 {
+                if let Ok(html) = page.content().await {
+                    if ok(&html) {
+                        return html;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("{what}: {}", page.content().await.unwrap_or_default());
+        }
+    };
+    wait("form", |h| h.contains("id=\"adresse\"")).await;
+    page.find_element("#adresse").await.unwrap().click().await.unwrap()
+        .type_str("15 Avenue de Dutemple 59300 Valenciennes").await.unwrap();
+    page.find_element("#form-adresse button[type=submit]").await.unwrap().click().await.unwrap();
+    let html = wait("answer", |h| h.contains("id=\"reponse\"") && h.contains("data-ready=\"1\"")).await;
+    assert!(html.contains("QN05930M"), "{html}");
+    assert!(html.contains("/contrats/valenciennes-2015"), "{html}");
+    assert!(html.contains("leaflet-interactive"), "the QPV contour is drawn: {html}");
+    browser.close().await.unwrap();
+    let _ = browser.wait().await;
+    events.abort();
+}
