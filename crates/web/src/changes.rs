@@ -167,3 +167,13 @@ pub async fn load_demo(store: &quartiers_store::Store) -> anyhow::Result<Vec<Str
     }
     Ok(loaded)
 }
+
+/// How an amendment's author is shown: account emails are personal data, shown to signed-in
+/// users only; anonymous visitors see the role of the author instead.
+pub fn shown_author(label: &str, visitor: &Visitor) -> String {
+    if visitor.principal().is_none() && label.contains('@') {
+        "un membre de l'équipe du contrat".into()
+    } else {
+        label.to_string()
+    }
+}

@@ -63,7 +63,19 @@ async fn framework_as_of_a_past_date(app: TestApp) {
         history.text
     );
     assert!(history.text.contains("Avenant n° 1, comité de pilotage"));
-    assert!(history.text.contains("pilote@mel.fr"));
+    assert!(
+        !history.text.contains("pilote@mel.fr"),
+        "authors' emails are not public"
+    );
+    assert!(history.text.contains("un membre de l'équipe du contrat"));
+    assert!(
+        pilot
+            .get("/contrats/mel-2024/avenants")
+            .await
+            .text
+            .contains("pilote@mel.fr"),
+        "signed-in users see who changed what"
+    );
     assert!(history.text.contains("Création du contrat (import)"));
 
     let between = c

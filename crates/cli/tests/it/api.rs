@@ -428,6 +428,12 @@ async fn api_writes_by_role(app: TestApp) {
             }
         }
         let history = reader.get("/contracts/mel-2024/amendments").await;
+        assert_eq!(
+            history[0]["author_label"], "un membre de l'équipe du contrat",
+            "emails are not public"
+        );
+        let signed_in = Caller::bearer(&app, "lecteur@mel.fr").await;
+        let history = signed_in.get("/contracts/mel-2024/amendments").await;
         assert_eq!(history[0]["author_label"], email, "{}", history[0]);
     }
     assert_eq!(
@@ -1118,7 +1124,15 @@ async fn history_through_the_api(app: TestApp) {
     assert_eq!(list.len(), 2, "{amendments}");
     let a = &list[0];
     assert_eq!(a["summary"], format!("Ambition « {new} » modifiée"));
-    assert_eq!(a["author_label"], "pilote@mel.fr");
+    assert_eq!(
+        a["author_label"], "un membre de l'équipe du contrat",
+        "emails are not public"
+    );
+    let pilot_view = Caller::bearer(&app, "pilote@mel.fr")
+        .await
+        .get("/contracts/mel-2024/amendments")
+        .await;
+    assert_eq!(pilot_view[0]["author_label"], "pilote@mel.fr");
     assert_eq!(a["effective_on"], "2025-03-01");
     assert_eq!(a["reason"], "Avenant n° 1, comité de pilotage");
     assert_eq!(
@@ -1230,7 +1244,15 @@ async fn export_then_import_round_trip(app: TestApp) {
         history[0]["effective_on"], "2024-05-07",
         "effective on the signature date"
     );
-    assert_eq!(history[0]["author_label"], "admin@quartiers.fr");
+    assert_eq!(
+        history[0]["author_label"],
+        "un membre de l'équipe du contrat"
+    );
+    let admin_view = Caller::bearer(&app, "admin@quartiers.fr")
+        .await
+        .get("/contracts/mel-2024-copie/amendments")
+        .await;
+    assert_eq!(admin_view[0]["author_label"], "admin@quartiers.fr");
 }
 both_engines!(api_round_trip, export_then_import_round_trip);
 

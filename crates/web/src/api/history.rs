@@ -136,9 +136,10 @@ pub async fn as_of(
         (status = 422, description = "Invalid date", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, visitor))]
 pub async fn amendments(
     State(state): State<AppState>,
+    visitor: super::json::ApiVisitor,
     Path(slug): Path<String>,
     Query(range): Query<DateRange>,
 ) -> ApiResult<Json<Vec<AmendmentView>>> {
@@ -157,7 +158,14 @@ pub async fn amendments(
         list.reverse();
         list
     };
-    Ok(Json(list.into_iter().map(AmendmentView::from).collect()))
+    Ok(Json(
+        list.into_iter()
+            .map(|mut a| {
+                a.author_label = crate::changes::shown_author(&a.author_label, &visitor);
+                AmendmentView::from(a)
+            })
+            .collect(),
+    ))
 }
 
 /// What changed between the contract as it stood at the end of `from` and at the end of `to`.

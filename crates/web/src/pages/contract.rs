@@ -534,7 +534,7 @@ pub async fn amendments(
                     div.fr-card.fr-mb-2w { div.fr-card__body { div.fr-card__content {
                         h3.fr-card__title { (a.summary) }
                         p.fr-card__desc {
-                            "Effet le " (layout::french_date(&a.effective_on)) " · enregistré par " (a.author_label) " le " (layout::french_date(&a.recorded_at))
+                            "Effet le " (layout::french_date(&a.effective_on)) " · enregistré par " (crate::changes::shown_author(&a.author_label, &visitor)) " le " (layout::french_date(&a.recorded_at))
                             @if let Some(reason) = &a.reason { " · motif : " (reason) }
                         }
                         p.fr-card__detail {
