@@ -7,7 +7,9 @@ use quartiers_geo::{Crs, PerimeterKind, ReadOptions};
 use quartiers_io::output::{process_path, ProcessOptions};
 use quartiers_io::table::ColumnSpec;
 use quartiers_store::Store;
-use quartiers_web::geo::import::{import_ban_paths, import_national, store_read_output, ImportOutcome};
+use quartiers_web::geo::import::{
+    import_ban_paths, import_national, store_read_output, ImportOutcome,
+};
 use quartiers_web::geo::{self, Snapshot};
 use std::path::PathBuf;
 
@@ -90,7 +92,7 @@ pub struct LocateArgs {
     /// Coordinate system of --point (4326 or 2154).
     #[arg(long)]
     pub crs: Option<String>,
-    /// One address.
+    /// One address to locate; with INPUT, the address column(s) of the file, comma-separated.
     #[arg(long)]
     pub address: Option<String>,
     /// Longitude column of INPUT.
@@ -166,7 +168,13 @@ fn source_name(file: &std::path::Path) -> String {
 
 /// Runs `quartiers qpv …`.
 pub async fn qpv(store: &Store, cmd: QpvCommand) -> anyhow::Result<()> {
-    let QpvCommand::Import { file, generation, national, layer, crs } = cmd;
+    let QpvCommand::Import {
+        file,
+        generation,
+        national,
+        layer,
+        crs,
+    } = cmd;
     let outcome = match (file, national) {
         (None, true) => import_national(store).await?,
         (Some(file), false) => {
@@ -181,7 +189,9 @@ pub async fn qpv(store: &Store, cmd: QpvCommand) -> anyhow::Result<()> {
             store_read_output(store, out, &source_name(&file), None, None).await?
         }
         (Some(_), true) => bail!("Donnez un fichier ou --national, pas les deux."),
-        (None, false) => bail!("Donnez le fichier à importer, ou --national pour les contours livrés avec Quartiers."),
+        (None, false) => bail!(
+            "Donnez le fichier à importer, ou --national pour les contours livrés avec Quartiers."
+        ),
     };
     print_outcome(&outcome);
     Ok(())
@@ -189,7 +199,16 @@ pub async fn qpv(store: &Store, cmd: QpvCommand) -> anyhow::Result<()> {
 
 /// Runs `quartiers perimeter …`.
 pub async fn perimeter(store: &Store, cmd: PerimeterCommand) -> anyhow::Result<()> {
-    let PerimeterCommand::Import { file, kind, name, contract, criteria, generation, layer, crs } = cmd;
+    let PerimeterCommand::Import {
+        file,
+        kind,
+        name,
+        contract,
+        criteria,
+        generation,
+        layer,
+        crs,
+    } = cmd;
     let kind = parse_kind(&kind)?;
     if let Some(slug) = &contract {
         store
@@ -246,7 +265,10 @@ fn print_answer(a: &geo::LocateAnswer, json: bool) {
     }
     println!("statut : {}", a.status_label);
     if let Some(g) = &a.geocoding {
-        println!("adresse : {} (score {:.2}, précision {})", g.label, g.score, g.precision);
+        println!(
+            "adresse : {} (score {:.2}, précision {})",
+            g.label, g.score, g.precision
+        );
     }
     if let (Some(lon), Some(lat)) = (a.lon, a.lat) {
         println!("point : {lon:.6} {lat:.6}");
@@ -261,7 +283,10 @@ fn print_answer(a: &geo::LocateAnswer, json: bool) {
         println!("périmètre : {} {} ({})", p.code, p.name, p.kind_label);
     }
     if let Some(n) = &a.nearest_qpv {
-        println!("qpv le plus proche : {} {} à {:.0} m", n.code, n.name, n.distance_m);
+        println!(
+            "qpv le plus proche : {} {} à {:.0} m",
+            n.code, n.name, n.distance_m
+        );
     }
     if let Some(m) = &a.message {
         println!("message : {m}");
@@ -272,13 +297,18 @@ fn print_answer(a: &geo::LocateAnswer, json: bool) {
 pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
     let snap = Snapshot::load(store, args.tolerance).await?;
     if let Some(point) = &args.point {
-        let parts: Vec<&str> = point.split([',', ' ', ';']).filter(|s| !s.is_empty()).collect();
+        let parts: Vec<&str> = point
+            .split([',', ' ', ';'])
+            .filter(|s| !s.is_empty())
+            .collect();
         let [a, b] = parts.as_slice() else {
             bail!("--point attend deux nombres séparés par une virgule : LON,LAT (ou X,Y avec --crs 2154).");
         };
         let (a, b): (f64, f64) = (
-            a.parse().with_context(|| format!("« {a} » n'est pas un nombre"))?,
-            b.parse().with_context(|| format!("« {b} » n'est pas un nombre"))?,
+            a.parse()
+                .with_context(|| format!("« {a} » n'est pas un nombre"))?,
+            b.parse()
+                .with_context(|| format!("« {b} » n'est pas un nombre"))?,
         );
         let crs = parse_crs(&args.crs)?.unwrap_or(Crs::Wgs84);
         let (lon, lat) = match crs {
@@ -292,7 +322,7 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
         print_answer(&snap.answer(lon, lat, None), args.json);
         return Ok(());
     }
-    if let Some(address) = &args.address {
+    if let (Some(address), None) = (&args.address, &args.input) {
         print_answer(&snap.answer_address(address), args.json);
         return Ok(());
     }
@@ -300,10 +330,16 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
         bail!("Donnez un fichier à localiser, --point LON,LAT ou --address \"ADRESSE\".");
     };
     let columns = if let (Some(lon), Some(lat)) = (&args.lon, &args.lat) {
-        ColumnSpec::LonLat { lon: lon.clone(), lat: lat.clone() }
+        ColumnSpec::LonLat {
+            lon: lon.clone(),
+            lat: lat.clone(),
+        }
     } else if let (Some(x), Some(y)) = (&args.x, &args.y) {
-        ColumnSpec::Lambert93 { x: x.clone(), y: y.clone() }
-    } else if let Some(a) = &args.address_columns {
+        ColumnSpec::Lambert93 {
+            x: x.clone(),
+            y: y.clone(),
+        }
+    } else if let Some(a) = args.address_columns.as_ref().or(args.address.as_ref()) {
         ColumnSpec::Address(a.split(',').map(|s| s.trim().to_string()).collect())
     } else if args.lon.is_some() || args.lat.is_some() || args.x.is_some() || args.y.is_some() {
         bail!("Nommez les deux colonnes : --lon et --lat, ou --x et --y.");
@@ -311,8 +347,14 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
         ColumnSpec::Auto
     };
     let output = args.output.clone().unwrap_or_else(|| {
-        let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let ext = input.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "csv".into());
+        let stem = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ext = input
+            .extension()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "csv".into());
         input.with_file_name(format!("{stem}_qpv.{ext}"))
     });
     let size = std::fs::metadata(&input)
@@ -335,7 +377,13 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
             progress_every: 100_000,
             ..ProcessOptions::default()
         };
-        let r = process_path(&input, &out_path, &opts, |row| snap.row_result(row), |n| bar.set_position(n));
+        let r = process_path(
+            &input,
+            &out_path,
+            &opts,
+            |row| snap.row_result(row),
+            |n| bar.set_position(n),
+        );
         bar.finish_and_clear();
         r
     })
@@ -410,17 +458,32 @@ pub async fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             links: Default::default(),
             contracts_fingerprint: Default::default(),
         };
-        let s = process_path(&csv2, &out2, &ProcessOptions::default(), |row| snap.row_result(row), |_| {})
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let s = process_path(
+            &csv2,
+            &out2,
+            &ProcessOptions::default(),
+            |row| snap.row_result(row),
+            |_| {},
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(s.rows)
     })
     .await??;
     let secs = t.elapsed().as_secs_f64();
     println!("locate_csv_rows: {rows} count");
     println!("locate_csv_end_to_end: {secs:.3} s");
-    println!("locate_csv_rows_per_second: {:.0} rows/s", rows as f64 / secs.max(1e-9));
+    println!(
+        "locate_csv_rows_per_second: {:.0} rows/s",
+        rows as f64 / secs.max(1e-9)
+    );
     // Reference: shapely 2 STRtree, when python3 and shapely are available.
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geo/bench/shapely_reference.py");
+    let script = [
+        std::path::PathBuf::from("crates/geo/bench/shapely_reference.py"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../geo/bench/shapely_reference.py"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or_default();
     let has_shapely = std::process::Command::new("python3")
         .args(["-c", "import shapely, numpy"])
         .output()
@@ -432,17 +495,27 @@ pub async fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     }
     let pts = dir.path().join("points");
     quartiers_geo::bench::export_points(&file, points, &pts)?;
-    let o = std::process::Command::new("python3").arg(&script).arg(&file).arg(&pts).output()?;
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&file)
+        .arg(&pts)
+        .output()?;
     let text = String::from_utf8_lossy(&o.stdout);
     let mut reference = None;
     for line in text.lines() {
         println!("{line}");
         if let Some(v) = line.strip_prefix("shapely_points_per_second: ") {
-            reference = v.split_whitespace().next().and_then(|v| v.parse::<f64>().ok());
+            reference = v
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok());
         }
     }
     if let Some(r) = reference.filter(|r| *r > 0.0) {
-        println!("ratio_urban_single_thread_vs_shapely: {:.1} x", report.urban_single / r);
+        println!(
+            "ratio_urban_single_thread_vs_shapely: {:.1} x",
+            report.urban_single / r
+        );
     }
     Ok(())
 }

@@ -243,7 +243,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match quartiers_web::accounts::create_account(&store, &input).await {
                 Ok(_) => println!("Compte créé : {email}"),
                 Err(quartiers_web::error::Error::Validation(errors)) => {
-                    let lines: Vec<String> = errors.0.iter().map(|f| format!("  --{} : {}", f.field, f.message)).collect();
+                    let lines: Vec<String> = errors
+                        .0
+                        .iter()
+                        .map(|f| format!("  --{} : {}", f.field, f.message))
+                        .collect();
                     bail!("compte non créé :\n{}", lines.join("\n"));
                 }
                 Err(e) => bail!("compte non créé : {}", e.detail()),

@@ -1,5 +1,13 @@
-//! Diagnostic: urban-set throughput only (per CPU-second), with optional options.
-//! `urban_bench QPV_FILE [POINTS] [TOL_M] [NEAREST_MAX_M] [REPEAT]`
+//! Diagnostic for tuning the locator: throughput of `locate_batch` on the benchmark sets,
+//! per wall-clock and per CPU-second, with explicit options.
+//!
+//! ```text
+//! urban_bench QPV_FILE [POINTS] [TOL_M] [NEAREST_MAX_M] [REPEAT] [FIRST_QPVS]
+//! ```
+//!
+//! `FIRST_QPVS`: urban points around the first N perimeters only (small working set).
+//! Environment: `NOUNI=1` skips the uniform set; `WINDOW=N` repeats the first N urban
+//! points (cache-resident, branch-predictable: an upper bound of the compute speed).
 use quartiers_geo::bench::{
     thread_cpu_seconds, uniform_points, urban_points, SEED, URBAN_RADIUS_M,
 };

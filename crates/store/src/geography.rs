@@ -255,7 +255,10 @@ impl Store {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-            if p.kind == "qpv" && !p.generation.is_empty() && !generations.contains(&p.generation.as_str()) {
+            if p.kind == "qpv"
+                && !p.generation.is_empty()
+                && !generations.contains(&p.generation.as_str())
+            {
                 generations.push(&p.generation);
             }
         }
@@ -489,7 +492,12 @@ impl Store {
         let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), '') AS u, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM contracts")
             .fetch_one(&self.pool)
             .await?;
-        Ok(format!("{}:{}:{}", get_i64(&r, "n")?, get_str(&r, "u")?, get_i64(&r, "v")?))
+        Ok(format!(
+            "{}:{}:{}",
+            get_i64(&r, "n")?,
+            get_str(&r, "u")?,
+            get_i64(&r, "v")?
+        ))
     }
 
     /// Contracts with what links a QPV to them: slug, name, pilot SIREN, listed QPV
@@ -542,17 +550,17 @@ pub struct ContractGeoLink {
 impl ContractGeoLink {
     /// Whether a QPV belongs to this contract: listed by code, or in the pilot EPCI, or
     /// (for commune-level contracts) in one of its communes.
+    /// A contract that lists its QPV owns exactly those.
     pub fn covers(&self, code: &str, epci_siren: Option<&str>, communes: &[String]) -> bool {
-        if self.qpv_codes.iter().any(|c| c == code) {
-            return true;
+        if !self.qpv_codes.is_empty() {
+            return self.qpv_codes.iter().any(|c| c == code);
         }
+        // A QPV spanning several EPCI lists their SIREN comma-separated.
         if let (Some(a), Some(b)) = (self.pilot_siren.as_deref(), epci_siren) {
-            if a == b {
+            if b.split(',').any(|s| s.trim() == a) {
                 return true;
             }
         }
-        self.qpv_codes.is_empty()
-            && self.pilot_siren.is_none()
-            && communes.iter().any(|c| self.communes.contains(c))
+        self.pilot_siren.is_none() && communes.iter().any(|c| self.communes.contains(c))
     }
 }

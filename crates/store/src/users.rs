@@ -112,8 +112,15 @@ pub fn normalize_email(email: &str) -> Result<String, String> {
 
 impl Store {
     /// Creates an account. `password_hash` is an argon2 PHC string.
-    pub async fn create_user(&self, email: &str, display_name: Option<&str>, password_hash: &str, is_admin: bool) -> StoreResult<i64> {
-        self.create_account(email, display_name, password_hash, is_admin, None).await
+    pub async fn create_user(
+        &self,
+        email: &str,
+        display_name: Option<&str>,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<i64> {
+        self.create_account(email, display_name, password_hash, is_admin, None)
+            .await
     }
 
     /// Creates an account and, in the same transaction, grants it a role on a contract
@@ -126,7 +133,8 @@ impl Store {
         is_admin: bool,
         grant: Option<(i64, Role, Option<&str>)>,
     ) -> StoreResult<i64> {
-        let email = normalize_email(email).map_err(|m| quartiers_domain::ValidationErrors::single("email", m))?;
+        let email = normalize_email(email)
+            .map_err(|m| quartiers_domain::ValidationErrors::single("email", m))?;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query_scalar::<_, i64>("INSERT INTO users (email, display_name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(&email)
@@ -138,7 +146,11 @@ impl Store {
             .await;
         let id = match r {
             Ok(id) => id,
-            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict(format!("Un compte existe déjà pour {email}."))),
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "Un compte existe déjà pour {email}."
+                )))
+            }
             Err(e) => return Err(e.into()),
         };
         if let Some((contract_id, role, institution)) = grant {

@@ -42,21 +42,42 @@ pub async fn create_account(store: &Store, input: &NewAccount) -> Result<i64, Er
     errors.check("email", normalize_email(&input.email));
     errors.check("password", check_new_password(&input.password.0));
     let is_admin = input.role.trim() == "admin";
-    let role = if is_admin { None } else { errors.check("role", Role::parse(&input.role)) };
-    let slug = input.contract.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let institution = input.institution.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let role = if is_admin {
+        None
+    } else {
+        errors.check("role", Role::parse(&input.role))
+    };
+    let slug = input
+        .contract
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let institution = input
+        .institution
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if institution.is_some_and(|i| i.chars().count() > 300) {
-        errors.add("institution", "Ce champ ne doit pas dépasser 300 caractères.");
+        errors.add(
+            "institution",
+            "Ce champ ne doit pas dépasser 300 caractères.",
+        );
     }
     let contract_id = match (role, slug) {
         (Some(_), None) => {
-            errors.add("contract", "Ce rôle s'exerce sur un contrat : choisissez-le.");
+            errors.add(
+                "contract",
+                "Ce rôle s'exerce sur un contrat : choisissez-le.",
+            );
             None
         }
         (_, Some(slug)) => match store.contract(slug).await {
             Ok(c) => Some(c.id),
             Err(StoreError::NotFound) => {
-                errors.add("contract", format!("Aucun contrat n'a l'identifiant « {slug} »."));
+                errors.add(
+                    "contract",
+                    format!("Aucun contrat n'a l'identifiant « {slug} »."),
+                );
                 None
             }
             Err(e) => return Err(e.into()),
@@ -65,9 +86,14 @@ pub async fn create_account(store: &Store, input: &NewAccount) -> Result<i64, Er
     };
     errors.into_result()?;
     let hash = hash_password(&Password(input.password.0.clone()))?;
-    let grant = role.zip(contract_id).map(|(role, cid)| (cid, role, institution));
-    store.create_account(&input.email, None, &hash, is_admin, grant).await.map_err(|e| match e {
-        StoreError::Conflict(m) => Error::Validation(ValidationErrors::single("email", m)),
-        other => other.into(),
-    })
+    let grant = role
+        .zip(contract_id)
+        .map(|(role, cid)| (cid, role, institution));
+    store
+        .create_account(&input.email, None, &hash, is_admin, grant)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => Error::Validation(ValidationErrors::single("email", m)),
+            other => other.into(),
+        })
 }

@@ -25,7 +25,10 @@ fn shared_data() -> Option<PathBuf> {
     if p.join("qpv").is_dir() {
         Some(p)
     } else {
-        eprintln!("NOTICE: dossier de données partagées absent ({}) : test sauté", p.display());
+        eprintln!(
+            "NOTICE: dossier de données partagées absent ({}) : test sauté",
+            p.display()
+        );
         None
     }
 }
@@ -84,7 +87,10 @@ async fn contracts_qpv_found(app: TestApp) {
         assert_eq!(s, 200, "{a}");
         assert_eq!(a["qpv"][0]["code"], code, "{a}");
         assert_eq!(a["qpv"][0]["contract"]["slug"], contract, "{a}");
-        assert!(["in_qpv", "to_check"].contains(&a["status"].as_str().unwrap()), "{a}");
+        assert!(
+            ["in_qpv", "to_check"].contains(&a["status"].as_str().unwrap()),
+            "{a}"
+        );
     }
     // Lambert-93 input gives the same answer.
     let (s, a) = locate(&app, "x=701686.34&y=7059094.53").await;
@@ -99,14 +105,28 @@ async fn contracts_qpv_found(app: TestApp) {
     // QPV page: code, name, communes, contract, area, generation, map.
     let page = c.get("/quartiers-prioritaires/QN05971M").await;
     assert_eq!(page.status, 200);
-    for needle in ["Secteur Ouest", "QN05971M", "59350", "/contrats/mel-2024", "ha", "2024", "carte-donnees", "leaflet.js", "11 m"] {
+    for needle in [
+        "Secteur Ouest",
+        "QN05971M",
+        "59350",
+        "/contrats/mel-2024",
+        "ha",
+        "2024",
+        "carte-donnees",
+        "leaflet.js",
+        "11 m",
+    ] {
         assert!(page.text.contains(needle), "{needle} missing");
     }
     assert_eq!(c.get("/quartiers-prioritaires/QN00000X").await.status, 404);
     // Contract map.
     let page = c.get("/contrats/call-2024/carte").await;
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("QN06226M") && page.text.contains("18 QPV"), "{}", page.text);
+    assert!(
+        page.text.contains("QN06226M") && page.text.contains("18 QPV"),
+        "{}",
+        page.text
+    );
     // List and downloads.
     let page = c.get("/quartiers-prioritaires").await;
     assert!(page.text.contains("QN05930M") && page.text.contains("registre.csv"));
@@ -125,12 +145,23 @@ async fn contracts_qpv_found(app: TestApp) {
     assert_eq!(one["contract"]["slug"], "call-2024");
     assert_eq!(one["geometry"]["type"], "MultiPolygon");
     let openapi = c.get("/api/v1/openapi.json").await.text;
-    for p in ["/api/v1/locate", "/api/v1/locate/batch", "/api/v1/qpv", "/api/v1/qpv/{code}"] {
+    for p in [
+        "/api/v1/locate",
+        "/api/v1/locate/batch",
+        "/api/v1/qpv",
+        "/api/v1/qpv/{code}",
+    ] {
         assert!(openapi.contains(p), "{p} documented");
     }
     // The public page, by point, without JavaScript.
-    let page = c.get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=2,840530&lat=50,436071").await;
-    assert!(page.text.contains("QN06226M") && page.text.contains("Cité 2"), "{}", page.text);
+    let page = c
+        .get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=2,840530&lat=50,436071")
+        .await;
+    assert!(
+        page.text.contains("QN06226M") && page.text.contains("Cité 2"),
+        "{}",
+        page.text
+    );
 }
 both_engines!(qpv_of_the_three_contracts, contracts_qpv_found);
 
@@ -141,7 +172,9 @@ async fn ban_addresses(app: TestApp) {
         .await
         .unwrap();
     assert!(r.stored >= 50, "{}", r.stored);
-    let expected = std::fs::read_to_string(repo().join("crates/io/tests/fixtures/ban_fixture_expected.csv")).unwrap();
+    let expected =
+        std::fs::read_to_string(repo().join("crates/io/tests/fixtures/ban_fixture_expected.csv"))
+            .unwrap();
     let mut checked = 0;
     for line in expected.lines().skip(1) {
         let f: Vec<&str> = line.split(';').collect();
@@ -160,14 +193,21 @@ async fn ban_addresses(app: TestApp) {
         checked += 1;
     }
     assert!(checked >= 40);
-    let (_, a) = locate(&app, "address=12%20rue%20imaginaire%2099999%20nulle%20part").await;
+    let (_, a) = locate(&app, "address=xyzzy%20plugh").await;
     assert_eq!(a["status"], "not_located");
     // The page answers an address, with the contract and a map.
     let page = app
         .client()
-        .get(&format!("/quartiers-prioritaires/suis-je-dans-un-qpv?adresse={}", enc("1 Rue des Tisserands 59000 Lille")))
+        .get(&format!(
+            "/quartiers-prioritaires/suis-je-dans-un-qpv?adresse={}",
+            enc("1 Rue des Tisserands 59000 Lille")
+        ))
         .await;
-    assert!(page.text.contains("Secteur Ouest") && page.text.contains("/contrats/mel-2024") && page.text.contains("id=\"carte\""));
+    assert!(
+        page.text.contains("Secteur Ouest")
+            && page.text.contains("/contrats/mel-2024")
+            && page.text.contains("id=\"carte\"")
+    );
 }
 both_engines!(ban_fixture_addresses_answer_their_qpv, ban_addresses);
 
@@ -200,7 +240,11 @@ async fn batch(app: TestApp) {
         for encoding in ["utf-8", "utf-8-bom", "windows-1252"] {
             let mut text = format!("id{sep}lon{sep}lat{sep}nom\r\n");
             for (id, lon, lat, name) in rows {
-                let (lon, lat) = if sep == ";" { (lon.replace('.', ","), lat.replace('.', ",")) } else { (lon.to_string(), lat.to_string()) };
+                let (lon, lat) = if sep == ";" {
+                    (lon.replace('.', ","), lat.replace('.', ","))
+                } else {
+                    (lon.to_string(), lat.to_string())
+                };
                 text.push_str(&format!("{id}{sep}{lon}{sep}{lat}{sep}{name}\r\n"));
             }
             let body = match encoding {
@@ -218,13 +262,34 @@ async fn batch(app: TestApp) {
                 .unwrap();
             assert_eq!(r.status(), 200, "{sep:?} {encoding}");
             assert_eq!(r.headers()["quartiers-lignes"], "4");
-            assert_eq!(r.headers()["quartiers-dans-qpv"].to_str().unwrap().parse::<u32>().unwrap() + r.headers()["quartiers-a-verifier"].to_str().unwrap().parse::<u32>().unwrap(), 2);
+            assert_eq!(
+                r.headers()["quartiers-dans-qpv"]
+                    .to_str()
+                    .unwrap()
+                    .parse::<u32>()
+                    .unwrap()
+                    + r.headers()["quartiers-a-verifier"]
+                        .to_str()
+                        .unwrap()
+                        .parse::<u32>()
+                        .unwrap(),
+                2
+            );
             let out = r.text().await.unwrap();
             let lines: Vec<&str> = out.trim_start_matches('\u{feff}').lines().collect();
             assert_eq!(lines.len(), 5, "{out}");
-            assert!(lines[0].contains("qpv_code") && lines[0].contains("statut"), "{out}");
-            assert!(lines[1].starts_with("1") && lines[1].contains("QN05971M"), "{out}");
-            assert!(lines[1].contains("Résidence é"), "accents kept ({encoding}): {out}");
+            assert!(
+                lines[0].contains("qpv_code") && lines[0].contains("statut"),
+                "{out}"
+            );
+            assert!(
+                lines[1].starts_with("1") && lines[1].contains("QN05971M"),
+                "{out}"
+            );
+            assert!(
+                lines[1].contains("Résidence é"),
+                "accents kept ({encoding}): {out}"
+            );
             assert!(lines[2].contains("hors QPV"), "{out}");
             assert!(lines[3].contains("QN06226M"), "{out}");
             assert!(lines[4].contains("non localisé"), "{out}");
@@ -239,7 +304,10 @@ async fn batch(app: TestApp) {
         .await
         .unwrap();
     let out = r.text().await.unwrap();
-    assert!(out.contains("QN05973M") && out.contains("QN05930M"), "{out}");
+    assert!(
+        out.contains("QN05973M") && out.contains("QN05930M"),
+        "{out}"
+    );
     // Ragged rows: reported, one output row per input row, order kept.
     let r = c
         .http
@@ -251,12 +319,20 @@ async fn batch(app: TestApp) {
     let out = r.text().await.unwrap();
     let lines: Vec<&str> = out.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[2].starts_with("2,") && lines[2].contains("non localisé") && lines[2].contains("colonnes"), "{out}");
+    assert!(
+        lines[2].starts_with("2,")
+            && lines[2].contains("non localisé")
+            && lines[2].contains("colonnes"),
+        "{out}"
+    );
     assert!(lines[3].contains("QN06226M"));
     // Binary renamed .csv: a specific French message.
     let r = c
         .http
-        .post(format!("{}/api/v1/locate/batch?filename=donnees.csv", c.base))
+        .post(format!(
+            "{}/api/v1/locate/batch?filename=donnees.csv",
+            c.base
+        ))
         .body(vec![0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0, 255, 254, 0, 7])
         .send()
         .await
@@ -267,18 +343,27 @@ async fn batch(app: TestApp) {
     // The page: upload, summary and download, nothing kept.
     let form = reqwest::multipart::Form::new().part(
         "fichier",
-        reqwest::multipart::Part::bytes(b"id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n".to_vec()).file_name("beneficiaires.csv"),
+        reqwest::multipart::Part::bytes(
+            b"id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n".to_vec(),
+        )
+        .file_name("beneficiaires.csv"),
     );
     let r = c
         .http
-        .post(format!("{}/quartiers-prioritaires/localiser-un-fichier", c.base))
+        .post(format!(
+            "{}/quartiers-prioritaires/localiser-un-fichier",
+            c.base
+        ))
         .multipart(form)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("beneficiaires_qpv.csv") && html.contains("data:text/csv;base64,"), "{html}");
+    assert!(
+        html.contains("beneficiaires_qpv.csv") && html.contains("data:text/csv;base64,"),
+        "{html}"
+    );
     assert!(html.contains("id=\"nb-lignes\">2<"), "{html}");
 }
 both_engines!(batch_files_in_every_encoding_and_separator, batch);
@@ -300,7 +385,10 @@ async fn bad_inputs(app: TestApp) {
         assert!(p.content_type.starts_with("application/problem+json"));
         assert!(p.text.contains(needle), "{q}: {}", p.text);
     }
-    let page = app.client().get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=50.63&lat=3.06").await;
+    let page = app
+        .client()
+        .get("/quartiers-prioritaires/suis-je-dans-un-qpv?lon=50.63&lat=3.06")
+        .await;
     assert_eq!(page.status, 422);
     assert!(page.text.contains("inversées"));
 
@@ -315,17 +403,33 @@ async fn bad_inputs(app: TestApp) {
             .text("criteres", "")
             .text("contrat", "");
         for (name, bytes) in files {
-            form = form.part("fichier", reqwest::multipart::Part::bytes(bytes).file_name(name));
+            form = form.part(
+                "fichier",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
         }
         c.http
-            .post(format!("{}/quartiers-prioritaires/perimetres/importer", c.base))
+            .post(format!(
+                "{}/quartiers-prioritaires/perimetres/importer",
+                c.base
+            ))
             .multipart(form)
             .send()
     };
-    let r = upload(vec![("casse.geojson", b"{\"type\": \"FeatureCollection\", \"features\": [".to_vec())]).await.unwrap();
+    let r = upload(vec![(
+        "casse.geojson",
+        b"{\"type\": \"FeatureCollection\", \"features\": [".to_vec(),
+    )])
+    .await
+    .unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("GeoJSON invalide"));
-    let r = upload(vec![("zone.shp", vec![0u8; 100]), ("zone.dbf", vec![0u8; 10])]).await.unwrap();
+    let r = upload(vec![
+        ("zone.shp", vec![0u8; 100]),
+        ("zone.dbf", vec![0u8; 10]),
+    ])
+    .await
+    .unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains(".prj absent"));
     // One bad feature does not stop the others; each rejection is reported with its number.
@@ -334,10 +438,15 @@ async fn bad_inputs(app: TestApp) {
         {"type": "Feature", "properties": {"code": "PA2"}, "geometry": {"type": "Point", "coordinates": [3.05, 50.62]}},
         {"type": "Feature", "properties": {"code": "PA3"}, "geometry": {"type": "Polygon", "coordinates": [[[300,50],[301,50],[301,51],[300,50]]]}},
     ]});
-    let r = upload(vec![("zones.geojson", gj.to_string().into_bytes())]).await.unwrap();
+    let r = upload(vec![("zones.geojson", gj.to_string().into_bytes())])
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("Entité n° 2 rejetée") && html.contains("Entité n° 3 rejetée"), "{html}");
+    assert!(
+        html.contains("Entité n° 2 rejetée") && html.contains("Entité n° 3 rejetée"),
+        "{html}"
+    );
     let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
     assert_eq!(a["perimeters"][0]["code"], "PA1", "{a}");
 }
@@ -345,14 +454,29 @@ both_engines!(bad_inputs_get_specific_french_messages, bad_inputs);
 
 async fn import_roles(app: TestApp) {
     let app = app.with_demo().await;
-    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false).await;
-    app.user("lecteur@mel.fr", Some((Role::Lecteur, "mel-2024")), false).await;
+    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
+        .await;
+    app.user("lecteur@mel.fr", Some((Role::Lecteur, "mel-2024")), false)
+        .await;
     let anon = app.client();
-    assert_eq!(anon.get("/quartiers-prioritaires/perimetres/importer").await.status, 401);
+    assert_eq!(
+        anon.get("/quartiers-prioritaires/perimetres/importer")
+            .await
+            .status,
+        401
+    );
     let lecteur = app.signed_in("lecteur@mel.fr").await;
-    assert_eq!(lecteur.get("/quartiers-prioritaires/perimetres/importer").await.status, 403);
+    assert_eq!(
+        lecteur
+            .get("/quartiers-prioritaires/perimetres/importer")
+            .await
+            .status,
+        403
+    );
     let pilote = app.signed_in("pilote@mel.fr").await;
-    let form = pilote.get("/quartiers-prioritaires/perimetres/importer").await;
+    let form = pilote
+        .get("/quartiers-prioritaires/perimetres/importer")
+        .await;
     assert_eq!(form.status, 200);
     assert!(form.text.contains("mel-2024") && !form.text.contains("value=\"call-2024\""));
     let csrf = session_csrf(&pilote).await;
@@ -367,19 +491,33 @@ async fn import_roles(app: TestApp) {
             .text("nom", "Périmètre d'attention Lille-Sud")
             .text("criteres", "Taux de pauvreté supérieur à 30 %")
             .text("contrat", contract)
-            .part("fichier", reqwest::multipart::Part::bytes(gj.clone().into_bytes()).file_name("attention.geojson"));
+            .part(
+                "fichier",
+                reqwest::multipart::Part::bytes(gj.clone().into_bytes())
+                    .file_name("attention.geojson"),
+            );
         pilote
             .http
-            .post(format!("{}/quartiers-prioritaires/perimetres/importer", pilote.base))
+            .post(format!(
+                "{}/quartiers-prioritaires/perimetres/importer",
+                pilote.base
+            ))
             .multipart(form)
             .send()
     };
     assert_eq!(send("call-2024").await.unwrap().status(), 403);
-    assert_eq!(send("").await.unwrap().status(), 403, "no contract: administrators only");
+    assert_eq!(
+        send("").await.unwrap().status(),
+        403,
+        "no contract: administrators only"
+    );
     let r = send("mel-2024").await.unwrap();
     assert_eq!(r.status(), 200);
     let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
-    assert_eq!(a["perimeters"][0]["name"], "Périmètre d'attention Lille-Sud", "{a}");
+    assert_eq!(
+        a["perimeters"][0]["name"], "Périmètre d'attention Lille-Sud",
+        "{a}"
+    );
     assert_eq!(a["perimeters"][0]["contract"]["slug"], "mel-2024", "{a}");
     let map = app.client().get("/contrats/mel-2024/carte").await;
     assert!(map.text.contains("MEL-ATT-1"));
@@ -409,7 +547,18 @@ async fn cli_and_2015(app: TestApp) {
     assert!(out.contains("adresse(s) importée(s)"), "{out}");
     let Some(shared) = shared_data() else { return };
     let gpkg = shared.join("qpv/icu_mediapart_lille_mel.gpkg");
-    let (ok, out, err) = quartiers(&db, &["qpv", "import", gpkg.to_str().unwrap(), "--layer", "qpvs", "--generation", "2015"]);
+    let (ok, out, err) = quartiers(
+        &db,
+        &[
+            "qpv",
+            "import",
+            gpkg.to_str().unwrap(),
+            "--layer",
+            "qpvs",
+            "--generation",
+            "2015",
+        ],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("26 entité(s) lue(s)"), "{out}");
     assert!(out.contains("Lambert-93"), "{out}");
@@ -422,32 +571,87 @@ async fn cli_and_2015(app: TestApp) {
     assert!(ok, "{err}");
     assert!(out.contains("qpv : QN05971M"), "{out}");
     assert!(out.contains("QPV 2015"), "{out}");
-    let (ok, out, _) = quartiers(&db, &["locate", "--point", "701686.34,7059094.53", "--crs", "2154"]);
+    let (ok, out, _) = quartiers(
+        &db,
+        &["locate", "--point", "701686.34,7059094.53", "--crs", "2154"],
+    );
     assert!(ok && out.contains("QN05971M"), "{out}");
-    let (ok, out, _) = quartiers(&db, &["locate", "--address", "1 Rue des Tisserands 59000 Lille"]);
+    let (ok, out, _) = quartiers(
+        &db,
+        &["locate", "--address", "1 Rue des Tisserands 59000 Lille"],
+    );
     assert!(ok && out.contains("QN05971M"), "{out}");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("points.csv");
-    std::fs::write(&input, "id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n").unwrap();
+    std::fs::write(
+        &input,
+        "id;lon;lat\n1;3,023793;50,628833\n2;3,063;50,6365\n",
+    )
+    .unwrap();
     let output = dir.path().join("sortie.csv");
-    let (ok, out, err) = quartiers(&db, &["locate", input.to_str().unwrap(), "-o", output.to_str().unwrap()]);
+    let (ok, out, err) = quartiers(
+        &db,
+        &[
+            "locate",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
-    assert!(out.contains("2 lignes traitées") && out.contains("dans un QPV : 1"), "{out}");
-    assert!(std::fs::read_to_string(&output).unwrap().contains("QN05971M"));
+    assert!(
+        out.contains("2 lignes traitées") && out.contains("dans un QPV : 1"),
+        "{out}"
+    );
+    assert!(std::fs::read_to_string(&output)
+        .unwrap()
+        .contains("QN05971M"));
+    // Address column named explicitly.
+    let input = dir.path().join("adresses.csv");
+    std::fs::write(&input, "id;lieu\n1;1 Rue des Tisserands 59000 Lille\n").unwrap();
+    let output = dir.path().join("adresses_sortie.csv");
+    let (ok, _, err) = quartiers(
+        &db,
+        &[
+            "locate",
+            input.to_str().unwrap(),
+            "--address",
+            "lieu",
+            "-o",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(std::fs::read_to_string(&output)
+        .unwrap()
+        .contains("QN05971M"));
     // The page and the API see the CLI's imports (registry version).
     let c = app.client();
     let a = c.get("/api/v1/qpv/QN05971M").await;
     let a: serde_json::Value = serde_json::from_str(&a.text).unwrap();
-    assert!(a["correspondence"].as_array().unwrap().iter().any(|l| l["code_2015"] == "QP059074" || l["share_of_2015"].as_f64().unwrap() > 0.5), "{a}");
+    assert!(
+        a["correspondence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["code_2015"] == "QP059074" || l["share_of_2015"].as_f64().unwrap() > 0.5),
+        "{a}"
+    );
 }
 both_engines!(cli_imports_and_the_2015_layer, cli_and_2015);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_platform_knows_every_qpv() {
     let app = TestApp::spawn(Engine::Sqlite).await.unwrap();
-    let o = quartiers_web::geo::import::ensure_national(&app.store).await.unwrap().unwrap();
+    let o = quartiers_web::geo::import::ensure_national(&app.store)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(o.counts.inserted, 1584);
-    assert!(quartiers_web::geo::import::ensure_national(&app.store).await.unwrap().is_none());
+    assert!(quartiers_web::geo::import::ensure_national(&app.store)
+        .await
+        .unwrap()
+        .is_none());
     let (_, a) = locate(&app, "lon=3.023793&lat=50.628833").await;
     assert_eq!(a["qpv"][0]["code"], "QN05971M");
 }
@@ -468,11 +672,18 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
     .map(PathBuf::from)
     .find(|p| p.exists());
     let Some(chromium) = chromium else {
-        assert!(std::env::var("QUARTIERS_E2E").is_err(), "QUARTIERS_E2E is set but Chromium is missing");
+        assert!(
+            std::env::var("QUARTIERS_E2E").is_err(),
+            "QUARTIERS_E2E is set but Chromium is missing"
+        );
         eprintln!("Chromium absent : test de bout en bout non joué (installez le paquet chromium)");
         return;
     };
-    let app = TestApp::spawn(Engine::Sqlite).await.unwrap().with_demo().await;
+    let app = TestApp::spawn(Engine::Sqlite)
+        .await
+        .unwrap()
+        .with_demo()
+        .await;
     load_nord(&app).await;
     quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
         .await
@@ -482,13 +693,23 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         .chrome_executable(chromium)
         .user_data_dir(profile.path())
         .no_sandbox()
-        .args(["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .build()
         .unwrap();
     let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
     let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
     let page = browser
-        .new_page(format!("{}/quartiers-prioritaires/suis-je-dans-un-qpv", app.address))
+        .new_page(format!(
+            "{}/quartiers-prioritaires/suis-je-dans-un-qpv",
+            app.address
+        ))
         .await
         .unwrap();
     let wait = |what: &'static str, ok: fn(&str) -> bool| {
@@ -506,13 +727,31 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         }
     };
     wait("form", |h| h.contains("id=\"adresse\"")).await;
-    page.find_element("#adresse").await.unwrap().click().await.unwrap()
-        .type_str("15 Avenue de Dutemple 59300 Valenciennes").await.unwrap();
-    page.find_element("#form-adresse button[type=submit]").await.unwrap().click().await.unwrap();
-    let html = wait("answer", |h| h.contains("id=\"reponse\"") && h.contains("data-ready=\"1\"")).await;
+    page.find_element("#adresse")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str("15 Avenue de Dutemple 59300 Valenciennes")
+        .await
+        .unwrap();
+    page.find_element("#form-adresse button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let html = wait("answer", |h| {
+        h.contains("id=\"reponse\"") && h.contains("data-ready=\"1\"")
+    })
+    .await;
     assert!(html.contains("QN05930M"), "{html}");
     assert!(html.contains("/contrats/valenciennes-2015"), "{html}");
-    assert!(html.contains("leaflet-interactive"), "the QPV contour is drawn: {html}");
+    assert!(
+        html.contains("leaflet-interactive"),
+        "the QPV contour is drawn: {html}"
+    );
     browser.close().await.unwrap();
     let _ = browser.wait().await;
     events.abort();

@@ -33,7 +33,9 @@ pub struct LocateParams {
 }
 
 fn bad(field: &str, message: &str) -> ApiError {
-    ApiError(Error::Validation(quartiers_domain::ValidationErrors::single(field, message)))
+    ApiError(Error::Validation(
+        quartiers_domain::ValidationErrors::single(field, message),
+    ))
 }
 
 fn num(field: &str, v: &Option<String>) -> ApiResult<Option<f64>> {
@@ -66,7 +68,12 @@ pub async fn locate(
     if let Some(a) = p.address.as_deref().filter(|a| !a.trim().is_empty()) {
         return Ok(Json(snap.answer_address(a)));
     }
-    let (lon, lat, x, y) = (num("lon", &p.lon)?, num("lat", &p.lat)?, num("x", &p.x)?, num("y", &p.y)?);
+    let (lon, lat, x, y) = (
+        num("lon", &p.lon)?,
+        num("lat", &p.lat)?,
+        num("x", &p.x)?,
+        num("y", &p.y)?,
+    );
     let (lon, lat) = match (lon, lat, x, y) {
         (Some(lon), Some(lat), _, _) => {
             geo::check_wgs84(lon, lat).map_err(|m| bad("lon", &capitalize(&m)))?;
@@ -138,16 +145,26 @@ pub async fn locate_batch(
         super::problem(status, kind, title, &detail)
     };
     let fields = BatchFields::from_params(&p);
-    let spec = fields
-        .spec()
-        .map_err(|m| problem(StatusCode::UNPROCESSABLE_ENTITY, "bad-request", "Requête invalide", m))?;
+    let spec = fields.spec().map_err(|m| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-request",
+            "Requête invalide",
+            m,
+        )
+    })?;
     let mut tmp = tempfile::NamedTempFile::new()
         .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?;
     let mut stream = request.into_body().into_data_stream();
     let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            problem(StatusCode::BAD_REQUEST, "bad-request", "Envoi interrompu", format!("Envoi interrompu : {e}"))
+            problem(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Envoi interrompu",
+                format!("Envoi interrompu : {e}"),
+            )
         })?;
         total += chunk.len() as u64;
         if total > MAX_BATCH_BYTES {
@@ -155,14 +172,22 @@ pub async fn locate_batch(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Fichier trop volumineux",
-                format!("Le fichier dépasse la limite de {} Mo : découpez-le.", MAX_BATCH_BYTES / (1024 * 1024)),
+                format!(
+                    "Le fichier dépasse la limite de {} Mo : découpez-le.",
+                    MAX_BATCH_BYTES / (1024 * 1024)
+                ),
             ));
         }
         tmp.write_all(&chunk)
             .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?;
     }
     if total == 0 {
-        return Err(problem(StatusCode::UNPROCESSABLE_ENTITY, "bad-request", "Fichier vide", "Le corps de la requête est vide : envoyez le fichier CSV ou XLSX.".into()));
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-request",
+            "Fichier vide",
+            "Le corps de la requête est vide : envoyez le fichier CSV ou XLSX.".into(),
+        ));
     }
     let snap = state
         .geo
@@ -180,7 +205,14 @@ pub async fn locate_batch(
     })
     .await
     .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?
-    .map_err(|m| problem(StatusCode::UNPROCESSABLE_ENTITY, "unreadable-file", "Fichier illisible", m))?;
+    .map_err(|m| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unreadable-file",
+            "Fichier illisible",
+            m,
+        )
+    })?;
     let s = &outcome.summary;
     let file = tokio::fs::File::open(outcome.file.path())
         .await
@@ -197,7 +229,10 @@ pub async fn locate_batch(
     drop(outcome.file);
     let mut resp = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(result_mime(format)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(result_mime(format)),
+    );
     for (k, v) in headers {
         h.insert(k, HeaderValue::from(v));
     }
@@ -267,7 +302,10 @@ fn summary_of(snap: &Snapshot, r: &quartiers_store::geography::PerimeterRow) -> 
             .iter()
             .find(|e| e.row_id == r.id)
             .and_then(|e| geo::contract_of(&links, e))
-            .map(|c| geo::ContractRef { slug: c.slug.clone(), name: c.name.clone() }),
+            .map(|c| geo::ContractRef {
+                slug: c.slug.clone(),
+                name: c.name.clone(),
+            }),
         area_m2: r.area_m2,
         criteria: r.criteria.clone(),
     }
@@ -289,10 +327,13 @@ pub async fn list(
     let snap = state.geo.snapshot().await?;
     let rows = state.store.list_perimeters().await?;
     let kind = p.kind.clone().unwrap_or_else(|| "qpv".into());
-    let generation = p
-        .generation
-        .clone()
-        .or_else(|| if kind == "qpv" { snap.current_generation.clone() } else { None });
+    let generation = p.generation.clone().or_else(|| {
+        if kind == "qpv" {
+            snap.current_generation.clone()
+        } else {
+            None
+        }
+    });
     let mut out: Vec<QpvSummary> = rows
         .iter()
         .filter(|r| kind == "all" || r.kind == kind)
@@ -346,7 +387,10 @@ pub struct CorrespondenceLine {
         (status = 404, description = "No such code", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn show(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Json<QpvDetail>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<QpvDetail>> {
     let rows = state.store.perimeters_by_code(code.trim()).await?;
     let Some(first) = rows.first() else {
         return Err(ApiError(Error::NotFound));
@@ -368,7 +412,10 @@ pub async fn show(State(state): State<AppState>, Path(code): Path<String>) -> Ap
         summary: summary_of(&snap, &first.row),
         epci_name: first.row.epci_name.clone(),
         geometry: serde_json::from_str(&first.geometry).unwrap_or_default(),
-        others: rows[1..].iter().map(|r| summary_of(&snap, &r.row)).collect(),
+        others: rows[1..]
+            .iter()
+            .map(|r| summary_of(&snap, &r.row))
+            .collect(),
         correspondence,
     }))
 }

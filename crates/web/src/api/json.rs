@@ -92,7 +92,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let message = full
                     .rsplit_once(" at line ")
                     .map_or(full.as_str(), |(m, _)| m);
-                ApiError(with_path(translate_serde(message, Some(&at)), path_of::<T>(bytes)))
+                ApiError(with_path(
+                    translate_serde(message, Some(&at)),
+                    path_of::<T>(bytes),
+                ))
             }
         }
     })

@@ -14,9 +14,9 @@ mod geo;
 mod history;
 mod json;
 mod session;
-mod users;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use crate::changes::ChangeMeta;
 use crate::error::{ApiError, ApiResult, Error, Problem};

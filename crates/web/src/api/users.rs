@@ -57,7 +57,10 @@ pub struct CreatedUser {
     )
 )]
 #[tracing::instrument(skip_all)]
-pub async fn list(State(state): State<AppState>, visitor: ApiVisitor) -> ApiResult<Json<Vec<UserView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    visitor: ApiVisitor,
+) -> ApiResult<Json<Vec<UserView>>> {
     visitor.require(Action::ManageUsers)?;
     let mut out = Vec::new();
     for u in state.store.users().await? {
@@ -66,9 +69,18 @@ pub async fn list(State(state): State<AppState>, visitor: ApiVisitor) -> ApiResu
             .roles_of(u.id)
             .await?
             .into_iter()
-            .map(|r| RoleView { contract: r.contract_slug, role: r.role.code().into(), institution: r.institution })
+            .map(|r| RoleView {
+                contract: r.contract_slug,
+                role: r.role.code().into(),
+                institution: r.institution,
+            })
             .collect();
-        out.push(UserView { id: u.id, email: u.email, is_admin: u.is_admin, roles });
+        out.push(UserView {
+            id: u.id,
+            email: u.email,
+            is_admin: u.is_admin,
+            roles,
+        });
     }
     Ok(Json(out))
 }
@@ -90,7 +102,12 @@ pub async fn list(State(state): State<AppState>, visitor: ApiVisitor) -> ApiResu
     )
 )]
 #[tracing::instrument(skip_all)]
-pub async fn create(State(state): State<AppState>, visitor: ApiVisitor, headers: HeaderMap, Json(input): Json<NewAccount>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    visitor: ApiVisitor,
+    headers: HeaderMap,
+    Json(input): Json<NewAccount>,
+) -> ApiResult<Response> {
     visitor.require(Action::ManageUsers)?;
     check_csrf(&visitor, &headers)?;
     let id = create_account(&state.store, &input).await?;

@@ -5,7 +5,9 @@
 use geo::GeodesicArea;
 use quartiers_geo::index::metric_scale;
 use quartiers_geo::read::{read_geojson_bytes, to_geojson};
-use quartiers_geo::{ImportReport, Perimeter, PerimeterIndex, PerimeterKind, ReadOptions, ReadOutput};
+use quartiers_geo::{
+    ImportReport, Perimeter, PerimeterIndex, PerimeterKind, ReadOptions, ReadOutput,
+};
 use quartiers_io::ban::{BanError, BanReader};
 use quartiers_store::geography::{BanAddress, Correspondence, NewPerimeter, WriteCounts};
 use quartiers_store::{Store, StoreResult};
@@ -94,9 +96,17 @@ pub fn to_new_perimeter(
         communes: p.insee_communes.clone(),
         epci_siren: prop_str(p, &["siren_epci", "SIREN_EPCI", "epci", "EPCI"]),
         epci_name: prop_str(p, &["lib_epci", "LIB_EPCI", "nom_epci"]),
-        criteria: criteria.map(str::to_string).filter(|c| !c.trim().is_empty()),
-        contract_slug: contract.map(str::to_string).filter(|c| !c.trim().is_empty()),
-        area_m2: if area.is_finite() { area.round() as i64 } else { 0 },
+        criteria: criteria
+            .map(str::to_string)
+            .filter(|c| !c.trim().is_empty()),
+        contract_slug: contract
+            .map(str::to_string)
+            .filter(|c| !c.trim().is_empty()),
+        area_m2: if area.is_finite() {
+            area.round() as i64
+        } else {
+            0
+        },
         bbox: p.bbox().unwrap_or((0.0, 0.0, 0.0, 0.0)),
         geometry,
         properties: serde_json::Value::Object(p.properties.clone()).to_string(),
@@ -197,14 +207,20 @@ pub async fn update_correspondence(store: &Store) -> StoreResult<Option<usize>> 
     Ok(Some(lines.len()))
 }
 
-fn overlap(p15: Vec<Perimeter>, p24: Vec<Perimeter>, area24: &HashMap<String, f64>) -> Vec<Correspondence> {
+fn overlap(
+    p15: Vec<Perimeter>,
+    p24: Vec<Perimeter>,
+    area24: &HashMap<String, f64>,
+) -> Vec<Correspondence> {
     let bboxes: Vec<_> = p15.iter().map(|p| p.bbox()).collect();
     let codes15: Vec<String> = p15.iter().map(|p| p.code.clone()).collect();
     let i15 = PerimeterIndex::build(p15);
     let i24 = PerimeterIndex::build(p24);
     let mut lines = Vec::new();
     for (id, bbox) in bboxes.into_iter().enumerate() {
-        let Some((x0, y0, x1, y1)) = bbox else { continue };
+        let Some((x0, y0, x1, y1)) = bbox else {
+            continue;
+        };
         let (kx, ky) = metric_scale((y0 + y1) / 2.0);
         let (w, h) = ((x1 - x0) * kx, (y1 - y0) * ky);
         let step_m = (w * h / 10_000.0).sqrt().clamp(2.0, 25.0);
@@ -261,7 +277,10 @@ pub struct BanImport {
 
 /// Reads BAN CSV files (official format, `;`-separated, gzipped or not) and stores their
 /// addresses; unusable rows are reported and skipped.
-pub async fn import_ban_paths(store: &Store, paths: &[std::path::PathBuf]) -> anyhow::Result<BanImport> {
+pub async fn import_ban_paths(
+    store: &Store,
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<BanImport> {
     let mut result = BanImport::default();
     for path in paths {
         let name = path

@@ -247,8 +247,8 @@ impl Snapshot {
                 continue;
             };
             let kind = PerimeterKind::parse(&r.row.kind).unwrap_or(PerimeterKind::Other);
-            let current_qpv =
-                kind == PerimeterKind::Qpv && Some(&r.row.generation) == current_generation.as_ref();
+            let current_qpv = kind == PerimeterKind::Qpv
+                && Some(&r.row.generation) == current_generation.as_ref();
             // Only the current generation counts as QPV for status and nearest QPV.
             let index_kind = if kind == PerimeterKind::Qpv && !current_qpv {
                 PerimeterKind::Other
@@ -550,7 +550,10 @@ impl Snapshot {
         }
         match self.addresses.geocode(text) {
             None => Self::not_located(
-                format!("Adresse « {} » introuvable dans la Base Adresse Nationale chargée.", text.trim()),
+                format!(
+                    "Adresse « {} » introuvable dans la Base Adresse Nationale chargée.",
+                    text.trim()
+                ),
                 None,
             ),
             Some(g) => self.answer(g.lon, g.lat, Some(&g)),

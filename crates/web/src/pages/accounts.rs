@@ -30,7 +30,13 @@ pub struct AccountForm {
     institution: String,
 }
 
-async fn render(state: &AppState, visitor: &Visitor, form: &AccountForm, errors: &ValidationErrors, done: Option<&str>) -> Result<Html<String>> {
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    form: &AccountForm,
+    errors: &ValidationErrors,
+    done: Option<&str>,
+) -> Result<Html<String>> {
     let users = state.store.users().await?;
     let mut rows = Vec::new();
     for u in &users {
@@ -39,7 +45,13 @@ async fn render(state: &AppState, visitor: &Visitor, form: &AccountForm, errors:
     let contracts = state.store.list_contracts().await?;
     let frame = Frame::new(state, visitor);
     let err = |f: &str| errors.for_field(f).map(str::to_string);
-    let group = |f: &str| if errors.for_field(f).is_some() { "fr-input-group fr-input-group--error" } else { "fr-input-group" };
+    let group = |f: &str| {
+        if errors.for_field(f).is_some() {
+            "fr-input-group fr-input-group--error"
+        } else {
+            "fr-input-group"
+        }
+    };
     Ok(Html(
         layout::page(
             &frame,
@@ -106,12 +118,23 @@ async fn render(state: &AppState, visitor: &Visitor, form: &AccountForm, errors:
 #[tracing::instrument(skip_all)]
 pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Html<String>> {
     visitor.require(Action::ManageUsers)?;
-    render(&state, &visitor, &AccountForm::default(), &ValidationErrors::new(), None).await
+    render(
+        &state,
+        &visitor,
+        &AccountForm::default(),
+        &ValidationErrors::new(),
+        None,
+    )
+    .await
 }
 
 /// POST /admin/comptes
 #[tracing::instrument(skip_all)]
-pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form): Form<AccountForm>) -> Result<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<AccountForm>,
+) -> Result<Response> {
     visitor.require(Action::ManageUsers)?;
     visitor.check_csrf(&form.csrf)?;
     let input = NewAccount {
@@ -123,7 +146,11 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form):
     };
     match create_account(&state.store, &input).await {
         Ok(_) => Ok(Redirect::to("/admin/comptes").into_response()),
-        Err(Error::Validation(errors)) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&state, &visitor, &form, &errors, None).await?).into_response()),
+        Err(Error::Validation(errors)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&state, &visitor, &form, &errors, None).await?,
+        )
+            .into_response()),
         Err(e) => Err(e),
     }
 }

@@ -27,19 +27,35 @@ const MAX_INLINE_RESULT: u64 = 25 * 1024 * 1024;
 
 const MAP_JS: &str = r#"(function(){var el=document.getElementById('carte');if(!el||!window.L)return;
 var data=JSON.parse(document.getElementById('carte-donnees').textContent);
-var map=L.map(el);if(el.dataset.tiles){L.tileLayer(el.dataset.tiles,{maxZoom:19,attribution:el.dataset.attribution||''}).addTo(map);}
+var map=L.map(el);if(el.dataset.tiles){L.tileLayer(el.dataset.tiles,{maxZoom:19}).addTo(map);}
 var colors={qpv:'#000091',attention_perimeter:'#c9191e',renewal_site:'#18753c',watch_neighbourhood:'#b34000',other:'#6a6af4'};
 var layer=L.geoJSON(data.features||[],{style:function(f){var k=f.properties.kind;var old=f.properties.current===false;return {color:colors[k]||'#000091',weight:2,dashArray:old?'4 4':null,fillOpacity:old?0.05:0.2};},
-onEachFeature:function(f,l){var s=document.createElement('span');s.textContent=f.properties.code+' — '+f.properties.name+(f.properties.kind_label?' ('+f.properties.kind_label+')':'');l.bindPopup(s);}}).addTo(map);
+onEachFeature:function(f,l){var s=document.createElement('span');s.textContent=f.properties.code+' — '+f.properties.name+(f.properties.kind_label?' ('+f.properties.kind_label+')':'');l.bindPopup(s);}});
 var b=null;if((data.features||[]).length){b=layer.getBounds();}
-if(data.point){var m=L.circleMarker([data.point[1],data.point[0]],{radius:7,color:'#e1000f',fillOpacity:0.9}).addTo(map);var p=m.getLatLng();b=b?b.extend(p):L.latLngBounds([p,p]);}
+var m=null;if(data.point){var p=L.latLng(data.point[1],data.point[0]);m=L.circleMarker(p,{radius:7,color:'#e1000f',fillOpacity:0.9});b=b?b.extend(p):L.latLngBounds([p,p]);}
 if(b&&b.isValid()){map.fitBounds(b.pad(0.3),{maxZoom:17});}else{map.fitBounds([[41.3,-5.2],[51.1,9.6]]);}
+layer.addTo(map);if(m){m.addTo(map);}
 if(el.dataset.click){map.on('click',function(e){window.location=el.dataset.click+'?lon='+e.latlng.lng.toFixed(6)+'&lat='+e.latlng.lat.toFixed(6);});}
 el.setAttribute('data-ready','1');})();"#;
 
+/// Upload progress for the batch form (without JavaScript the form posts normally).
+const UPLOAD_JS: &str = r#"(function(){var f=document.getElementById('form-fichier');if(!f||!window.FormData||!window.XMLHttpRequest)return;
+f.addEventListener('submit',function(ev){ev.preventDefault();var x=new XMLHttpRequest();var box=document.getElementById('progression');var bar=document.getElementById('progression-barre');var t=document.getElementById('progression-texte');box.hidden=false;
+x.upload.onprogress=function(e){if(e.lengthComputable){var p=Math.round(100*e.loaded/e.total);bar.value=p;t.textContent=p+' %';}};
+x.upload.onload=function(){t.textContent='fichier envoyé, traitement en cours…';};
+x.onload=function(){document.open();document.write(x.responseText);document.close();};
+x.onerror=function(){t.textContent='envoi interrompu';};
+x.open('POST',f.action);x.send(new FormData(f));});})();"#;
+
 /// A Leaflet map of `features` (a GeoJSON FeatureCollection) and an optional point.
 /// `click`: page to send the clicked point to (`?lon=…&lat=…`).
-pub fn map(state: &AppState, features: &serde_json::Value, point: Option<(f64, f64)>, click: Option<&str>, caption: &str) -> Markup {
+pub fn map(
+    state: &AppState,
+    features: &serde_json::Value,
+    point: Option<(f64, f64)>,
+    click: Option<&str>,
+    caption: &str,
+) -> Markup {
     let data = serde_json::json!({
         "features": features.get("features").cloned().unwrap_or(serde_json::json!([])),
         "point": point.map(|(x, y)| vec![x, y]),
@@ -192,7 +208,10 @@ pub async fn am_i_in_a_qpv(
                 }
             }
             for id in ids {
-                features.push(feature(&snap.entries[id as usize], snap.index.perimeter(id)));
+                features.push(feature(
+                    &snap.entries[id as usize],
+                    snap.index.perimeter(id),
+                ));
             }
         }
     }
@@ -234,7 +253,18 @@ pub async fn am_i_in_a_qpv(
     };
     Ok((
         status,
-        Html(layout::page(&frame, title, &[("Quartiers prioritaires", "/quartiers-prioritaires".into()), (title, String::new())], body).into_string()),
+        Html(
+            layout::page(
+                &frame,
+                title,
+                &[
+                    ("Quartiers prioritaires", "/quartiers-prioritaires".into()),
+                    (title, String::new()),
+                ],
+                body,
+            )
+            .into_string(),
+        ),
     )
         .into_response())
 }
@@ -303,7 +333,9 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Htm
         }
         (precision_note())
     };
-    Ok(Html(layout::page(&frame, title, &[(title, String::new())], body).into_string()))
+    Ok(Html(
+        layout::page(&frame, title, &[(title, String::new())], body).into_string(),
+    ))
 }
 
 /// GET /quartiers-prioritaires/registre.geojson
@@ -319,13 +351,19 @@ pub async fn download_geojson(State(state): State<AppState>) -> Result<Response>
             "insee_communes": r.row.communes, "siren_epci": r.row.epci_siren, "lib_epci": r.row.epci_name,
             "criteria": r.row.criteria, "contract": r.row.contract_slug, "area_m2": r.row.area_m2,
         });
-        out.push_str(&format!("{{\"type\":\"Feature\",\"properties\":{props},\"geometry\":{}}}", r.geometry));
+        out.push_str(&format!(
+            "{{\"type\":\"Feature\",\"properties\":{props},\"geometry\":{}}}",
+            r.geometry
+        ));
     }
     out.push_str("]}");
     Ok((
         [
             (header::CONTENT_TYPE, "application/geo+json"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"quartiers-registre.geojson\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"quartiers-registre.geojson\"",
+            ),
         ],
         out,
     )
@@ -366,13 +404,22 @@ pub async fn download_csv(State(state): State<AppState>) -> Result<Response> {
             r.area_m2.to_string(),
             r.criteria.clone().unwrap_or_default(),
         ];
-        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(";"));
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
         out.push_str("\r\n");
     }
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"quartiers-registre.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"quartiers-registre.csv\"",
+            ),
         ],
         out,
     )
@@ -438,7 +485,16 @@ pub async fn show(
         (precision_note())
     };
     Ok(Html(
-        layout::page(&frame, &title, &[("Quartiers prioritaires", "/quartiers-prioritaires".into()), (title.as_str(), String::new())], body).into_string(),
+        layout::page(
+            &frame,
+            &title,
+            &[
+                ("Quartiers prioritaires", "/quartiers-prioritaires".into()),
+                (title.as_str(), String::new()),
+            ],
+            body,
+        )
+        .into_string(),
     ))
 }
 
@@ -478,7 +534,16 @@ pub async fn contract_map(
         (precision_note())
     };
     Ok(Html(
-        layout::page(&frame, title, &[(name.as_str(), format!("/contrats/{slug}")), (title, String::new())], body).into_string(),
+        layout::page(
+            &frame,
+            title,
+            &[
+                (name.as_str(), format!("/contrats/{slug}")),
+                (title, String::new()),
+            ],
+            body,
+        )
+        .into_string(),
     ))
 }
 
@@ -501,7 +566,9 @@ fn batch_form(q: &BatchFields) -> Markup {
             }
             button.fr-btn type="submit" { "Localiser le fichier" }
             p.fr-text--sm.fr-mt-2w { "Le fichier est traité puis effacé : rien de son contenu n'est conservé sur la plateforme. Le résultat vous est rendu en téléchargement." }
+            p #progression hidden { "Envoi : " progress #progression-barre max="100" value="0" {} " " span #progression-texte {} }
         }
+        script { (PreEscaped(UPLOAD_JS)) }
     }
 }
 
@@ -523,13 +590,25 @@ pub struct BatchFields {
 impl BatchFields {
     /// Sets every column name.
     pub fn set(&mut self, lon: String, lat: String, x: String, y: String, address: String) {
-        *self = BatchFields { lon, lat, x, y, address };
+        *self = BatchFields {
+            lon,
+            lat,
+            x,
+            y,
+            address,
+        };
     }
 
     /// The column specification, or a French error.
     pub fn spec(&self) -> std::result::Result<ColumnSpec, String> {
         let t = |s: &str| s.trim().to_string();
-        match (t(&self.lon), t(&self.lat), t(&self.x), t(&self.y), t(&self.address)) {
+        match (
+            t(&self.lon),
+            t(&self.lat),
+            t(&self.x),
+            t(&self.y),
+            t(&self.address),
+        ) {
             (lon, lat, _, _, _) if !lon.is_empty() || !lat.is_empty() => {
                 if lon.is_empty() || lat.is_empty() {
                     Err("Nommez à la fois la colonne de longitude et celle de latitude.".into())
@@ -545,7 +624,10 @@ impl BatchFields {
                 }
             }
             (_, _, _, _, a) if !a.is_empty() => Ok(ColumnSpec::Address(
-                a.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+                a.split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
             )),
             _ => Ok(ColumnSpec::Auto),
         }
@@ -604,7 +686,13 @@ pub fn result_name(input: &str, format: TableFormat) -> String {
         .unwrap_or("fichier");
     let stem: String = stem
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     match format {
         TableFormat::Xlsx => format!("{stem}_qpv.xlsx"),
@@ -621,11 +709,26 @@ pub fn result_mime(format: TableFormat) -> &'static str {
 }
 
 /// GET /quartiers-prioritaires/localiser-un-fichier
-pub async fn batch_form_page(State(state): State<AppState>, visitor: Visitor) -> Result<Html<String>> {
-    Ok(batch_page(&state, &visitor, &BatchFields::default(), None, html! {}))
+pub async fn batch_form_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Html<String>> {
+    Ok(batch_page(
+        &state,
+        &visitor,
+        &BatchFields::default(),
+        None,
+        html! {},
+    ))
 }
 
-fn batch_page(state: &AppState, visitor: &Visitor, q: &BatchFields, error: Option<&str>, result: Markup) -> Html<String> {
+fn batch_page(
+    state: &AppState,
+    visitor: &Visitor,
+    q: &BatchFields,
+    error: Option<&str>,
+    result: Markup,
+) -> Html<String> {
     let frame = Frame::new(state, visitor);
     let title = "Localiser un fichier";
     Html(
@@ -696,7 +799,10 @@ pub async fn batch_submit(
                 }
             }
             "lon" | "lat" | "x" | "y" | "adresse" => {
-                let v = field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?;
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| Error::BadRequest(e.to_string()))?;
                 match name.as_str() {
                     "lon" => q.lon = v,
                     "lat" => q.lat = v,
@@ -709,7 +815,11 @@ pub async fn batch_submit(
         }
     }
     let fail = |m: &str| {
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, batch_page(&state, &visitor, &q, Some(m), html! {})).into_response())
+        Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            batch_page(&state, &visitor, &q, Some(m), html! {}),
+        )
+            .into_response())
     };
     if let Some(m) = too_big {
         return fail(&m);
@@ -739,14 +849,25 @@ pub async fn batch_submit(
         Err(m) => return fail(&m),
     };
     let out_name = result_name(&file_name, outcome.format);
-    let len = outcome.file.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+    let len = outcome
+        .file
+        .as_file()
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(0);
     let bytes = std::fs::read(outcome.file.path()).map_err(anyhow::Error::from)?;
     drop(outcome.file);
     if len > MAX_INLINE_RESULT {
         return Ok((
             [
-                (header::CONTENT_TYPE, result_mime(outcome.format).to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{out_name}\"")),
+                (
+                    header::CONTENT_TYPE,
+                    result_mime(outcome.format).to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{out_name}\""),
+                ),
             ],
             bytes,
         )
@@ -759,7 +880,13 @@ pub async fn batch_submit(
         base64::engine::general_purpose::STANDARD.encode(&bytes)
     );
     let s = &outcome.summary;
-    let pct = |n: u64| if s.rows == 0 { 0.0 } else { 100.0 * n as f64 / s.rows as f64 };
+    let pct = |n: u64| {
+        if s.rows == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / s.rows as f64
+        }
+    };
     let result = html! {
         section.fr-mb-4w #resultat {
             h2 { "Résultat" }
@@ -847,13 +974,26 @@ async fn import_page(
     ))
 }
 
-async fn fail_page(state: &AppState, visitor: &Visitor, f: &PerimeterForm, m: String) -> Result<Response> {
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, import_page(state, visitor, f, Some(&m), None).await?).into_response())
+async fn fail_page(
+    state: &AppState,
+    visitor: &Visitor,
+    f: &PerimeterForm,
+    m: String,
+) -> Result<Response> {
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        import_page(state, visitor, f, Some(&m), None).await?,
+    )
+        .into_response())
 }
 
 fn may_import(visitor: &Visitor) -> Result<()> {
     let p = visitor.principal().ok_or(Error::Unauthorized)?;
-    if p.is_admin || p.roles.iter().any(|(id, _)| p.can(Action::EditContract(*id))) {
+    if p.is_admin
+        || p.roles
+            .iter()
+            .any(|(id, _)| p.can(Action::EditContract(*id)))
+    {
         Ok(())
     } else {
         Err(Error::Forbidden)
@@ -861,9 +1001,22 @@ fn may_import(visitor: &Visitor) -> Result<()> {
 }
 
 /// GET /quartiers-prioritaires/perimetres/importer
-pub async fn perimeter_import_form(State(state): State<AppState>, visitor: Visitor) -> Result<Html<String>> {
+pub async fn perimeter_import_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Html<String>> {
     may_import(&visitor)?;
-    import_page(&state, &visitor, &PerimeterForm { kind: "attention_perimeter".into(), ..Default::default() }, None, None).await
+    import_page(
+        &state,
+        &visitor,
+        &PerimeterForm {
+            kind: "attention_perimeter".into(),
+            ..Default::default()
+        },
+        None,
+        None,
+    )
+    .await
 }
 
 fn safe_name(s: &str) -> String {
@@ -872,7 +1025,13 @@ fn safe_name(s: &str) -> String {
         .and_then(|n| n.to_str())
         .unwrap_or("fichier");
     base.chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -898,12 +1057,16 @@ pub async fn perimeter_import(
             let tmp = field_to_temp(field, 512 * 1024 * 1024).await?;
             if tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0) > 0 {
                 let path = dir.path().join(&fname);
-                tmp.persist(&path).map_err(|e| anyhow::Error::from(e.error))?;
+                tmp.persist(&path)
+                    .map_err(|e| anyhow::Error::from(e.error))?;
                 files.push(path);
             }
             continue;
         }
-        let v = field.text().await.map_err(|e| Error::BadRequest(e.to_string()))?;
+        let v = field
+            .text()
+            .await
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
         match name.as_str() {
             "csrf" => csrf = v,
             "type" => f.kind = v,
@@ -934,11 +1097,22 @@ pub async fn perimeter_import(
     let main = files
         .iter()
         .find(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")))
-        .or_else(|| files.iter().find(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg"))))
+        .or_else(|| {
+            files.iter().find(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("gpkg"))
+            })
+        })
         .or_else(|| files.first())
         .cloned();
     let Some(main) = main else {
-        return fail_page(&state, &visitor, &f, "Choisissez un fichier à importer.".into()).await;
+        return fail_page(
+            &state,
+            &visitor,
+            &f,
+            "Choisissez un fichier à importer.".into(),
+        )
+        .await;
     };
     let opts = ReadOptions {
         kind,
@@ -955,14 +1129,24 @@ pub async fn perimeter_import(
     if out.perimeters.is_empty() {
         let mut lines = vec![out.report.summary_fr()];
         lines.extend(report_lines(&out.report));
-        return fail_page(&state, &visitor, &f, format!("Aucune entité utilisable. {}", lines.join(" "))).await;
+        return fail_page(
+            &state,
+            &visitor,
+            &f,
+            format!("Aucune entité utilisable. {}", lines.join(" ")),
+        )
+        .await;
     }
     let given_name = f.name.trim().to_string();
     if !given_name.is_empty() {
         let single = out.perimeters.len() == 1;
         for (i, per) in out.perimeters.iter_mut().enumerate() {
             if per.name == per.code || single {
-                per.name = if single { given_name.clone() } else { format!("{given_name} {}", i + 1) };
+                per.name = if single {
+                    given_name.clone()
+                } else {
+                    format!("{given_name} {}", i + 1)
+                };
             }
         }
     }
@@ -981,5 +1165,9 @@ pub async fn perimeter_import(
     .await?;
     state.geo.invalidate();
     drop(dir);
-    Ok(import_page(&state, &visitor, &f, None, Some(outcome.lines_fr())).await?.into_response())
+    Ok(
+        import_page(&state, &visitor, &f, None, Some(outcome.lines_fr()))
+            .await?
+            .into_response(),
+    )
 }

@@ -81,9 +81,18 @@ fn geo_routes() -> Router<AppState> {
     use axum::extract::DefaultBodyLimit;
     Router::new()
         .route("/quartiers-prioritaires", get(geo::list))
-        .route("/quartiers-prioritaires/registre.geojson", get(geo::download_geojson))
-        .route("/quartiers-prioritaires/registre.csv", get(geo::download_csv))
-        .route("/quartiers-prioritaires/suis-je-dans-un-qpv", get(geo::am_i_in_a_qpv))
+        .route(
+            "/quartiers-prioritaires/registre.geojson",
+            get(geo::download_geojson),
+        )
+        .route(
+            "/quartiers-prioritaires/registre.csv",
+            get(geo::download_csv),
+        )
+        .route(
+            "/quartiers-prioritaires/suis-je-dans-un-qpv",
+            get(geo::am_i_in_a_qpv),
+        )
         .route(
             "/quartiers-prioritaires/localiser-un-fichier",
             get(geo::batch_form_page)
