@@ -13,6 +13,8 @@ pub struct Frame {
     pub user: Option<String>,
     /// CSRF token for the logout form.
     pub csrf: String,
+    /// Whether the visitor administers the platform (shows the accounts link).
+    pub is_admin: bool,
 }
 
 impl Frame {
@@ -23,6 +25,7 @@ impl Frame {
             state_service: state.config.state_service,
             user: visitor.principal().map(|p| p.email.clone()),
             csrf: visitor.csrf().to_string(),
+            is_admin: visitor.principal().is_some_and(|p| p.is_admin),
         }
     }
 }
@@ -51,6 +54,7 @@ pub fn page(frame: &Frame, title: &str, breadcrumb: &[(&str, String)], body: Mar
                     }
                 }
                 (header(frame))
+                (navigation(frame))
                 main #contenu role="main" tabindex="-1" {
                     div.fr-container.fr-my-4w {
                         @if !breadcrumb.is_empty() {
@@ -119,6 +123,22 @@ fn header(frame: &Frame) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+fn navigation(frame: &Frame) -> Markup {
+    html! {
+        div.fr-container {
+            nav.fr-nav role="navigation" aria-label="Menu principal" {
+                ul.fr-nav__list {
+                    li.fr-nav__item { a.fr-nav__link href="/" { "Contrats de ville" } }
+                    li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires/suis-je-dans-un-qpv" { "Suis-je dans un quartier prioritaire ?" } }
+                    li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires" { "Quartiers prioritaires" } }
+                    li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires/localiser-un-fichier" { "Localiser un fichier" } }
+                    @if frame.is_admin { li.fr-nav__item { a.fr-nav__link href="/admin/comptes" { "Comptes" } } }
                 }
             }
         }

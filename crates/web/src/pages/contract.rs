@@ -319,6 +319,7 @@ pub async fn show(
                                 li { button.fr-btn.fr-btn--secondary type="submit" { "Afficher" } }
                                 li { a.fr-btn.fr-btn--tertiary href=(format!("/contrats/{slug}/avenants")) { "Historique des avenants" } }
                                 li { a.fr-btn.fr-btn--tertiary href=(format!("/contrats/{slug}/export.json")) { "Exporter (JSON)" } }
+                                li { a.fr-btn.fr-btn--tertiary href=(format!("/contrats/{slug}/carte")) { "Carte des quartiers" } }
                             }
                         }
                     }
