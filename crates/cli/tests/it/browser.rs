@@ -1,5 +1,6 @@
 //! End to end in a real headless Chromium: a pilot signs in, edits an ambition of the MEL
-//! contract, and sees the change and its amendment entry.
+//! contract, and sees the change and its amendment entry. Also the browser helpers shared by
+//! the other end-to-end tests.
 
 use crate::helpers::{Engine, TestApp};
 use chromiumoxide::browser::{Browser, BrowserConfig};
@@ -20,8 +21,62 @@ fn chromium_path() -> Option<std::path::PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Waits until the page's HTML satisfies `ok` (navigation events can be missed when a form posts and redirects).
-async fn wait_for(page: &chromiumoxide::Page, what: &str, ok: impl Fn(&str) -> bool) -> String {
+/// A headless Chromium with a fresh profile, started with the flags this workplace needs.
+pub struct Headless {
+    pub browser: Browser,
+    events: tokio::task::JoinHandle<()>,
+    _profile: tempfile::TempDir,
+}
+
+impl Headless {
+    /// Starts Chromium; `None` (with a notice) when it is not installed, unless
+    /// `QUARTIERS_E2E` demands it.
+    pub async fn launch() -> Option<Self> {
+        let Some(chromium) = chromium_path() else {
+            assert!(
+                std::env::var("QUARTIERS_E2E").is_err(),
+                "QUARTIERS_E2E is set but Chromium is missing"
+            );
+            eprintln!(
+                "Chromium absent : test de bout en bout non joué (installez le paquet chromium)"
+            );
+            return None;
+        };
+        let profile = tempfile::tempdir().unwrap();
+        let config = BrowserConfig::builder()
+            .chrome_executable(chromium)
+            .user_data_dir(profile.path())
+            .no_sandbox()
+            .args([
+                "--headless",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .build()
+            .unwrap();
+        let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+        let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+        Some(Self {
+            browser,
+            events,
+            _profile: profile,
+        })
+    }
+
+    /// Closes the browser.
+    pub async fn close(mut self) {
+        self.browser.close().await.unwrap();
+        let _ = self.browser.wait().await;
+        self.events.abort();
+    }
+}
+
+/// Waits until the page's HTML satisfies `ok` (navigation events can be missed when a form
+/// posts and redirects).
+pub async fn wait_for(page: &chromiumoxide::Page, what: &str, ok: impl Fn(&str) -> bool) -> String {
     for _ in 0..100 {
         if let Ok(html) = page.content().await {
             if ok(&html) {
@@ -35,12 +90,7 @@ async fn wait_for(page: &chromiumoxide::Page, what: &str, ok: impl Fn(&str) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pilot_edits_an_ambition_in_a_real_browser() {
-    let Some(chromium) = chromium_path() else {
-        assert!(
-            std::env::var("QUARTIERS_E2E").is_err(),
-            "QUARTIERS_E2E is set but Chromium is missing"
-        );
-        eprintln!("Chromium absent : test de bout en bout non joué (installez le paquet chromium)");
+    let Some(headless) = Headless::launch().await else {
         return;
     };
     let app = TestApp::spawn(Engine::Sqlite)
@@ -51,24 +101,7 @@ async fn pilot_edits_an_ambition_in_a_real_browser() {
     app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
         .await;
 
-    let profile = tempfile::tempdir().unwrap();
-    let config = BrowserConfig::builder()
-        .chrome_executable(chromium)
-        .user_data_dir(profile.path())
-        .no_sandbox()
-        .args([
-            "--headless",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
-
+    let browser = &headless.browser;
     let page = browser
         .new_page(format!("{}/connexion", app.address))
         .await
@@ -152,9 +185,7 @@ async fn pilot_edits_an_ambition_in_a_real_browser() {
     );
     assert!(history.contains("Avenant de test"));
 
-    browser.close().await.unwrap();
-    let _ = browser.wait().await;
-    events.abort();
+    headless.close().await;
     assert_eq!(
         app.store
             .contract("mel-2024")

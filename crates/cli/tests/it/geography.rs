@@ -660,23 +660,8 @@ async fn fresh_platform_knows_every_qpv() {
 /// BAN fixture is answered with its QPV and contract, and the Leaflet map is drawn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn am_i_in_a_qpv_in_a_real_browser() {
-    use chromiumoxide::browser::{Browser, BrowserConfig};
-    use futures::StreamExt;
-    let chromium = [
-        std::env::var("CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ]
-    .into_iter()
-    .filter(|p| !p.is_empty())
-    .map(PathBuf::from)
-    .find(|p| p.exists());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var("QUARTIERS_E2E").is_err(),
-            "QUARTIERS_E2E is set but Chromium is missing"
-        );
-        eprintln!("Chromium absent : test de bout en bout non joué (installez le paquet chromium)");
+    use crate::browser::{wait_for, Headless};
+    let Some(headless) = Headless::launch().await else {
         return;
     };
     let app = TestApp::spawn(Engine::Sqlite)
@@ -688,23 +673,7 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
     quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
         .await
         .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let config = BrowserConfig::builder()
-        .chrome_executable(chromium)
-        .user_data_dir(profile.path())
-        .no_sandbox()
-        .args([
-            "--headless",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let browser = &headless.browser;
     let page = browser
         .new_page(format!(
             "{}/quartiers-prioritaires/suis-je-dans-un-qpv",
@@ -712,21 +681,7 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         ))
         .await
         .unwrap();
-    let wait = |what: &'static str, ok: fn(&str) -> bool| {
-        let page = page.clone();
-        async move {
-            for _ in 0..100 {
-                if let Ok(html) = page.content().await {
-                    if ok(&html) {
-                        return html;
-                    }
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            panic!("{what}: {}", page.content().await.unwrap_or_default());
-        }
-    };
-    wait("form", |h| h.contains("id=\"adresse\"")).await;
+    wait_for(&page, "form", |h| h.contains("id=\"adresse\"")).await;
     page.find_element("#adresse")
         .await
         .unwrap()
@@ -742,7 +697,7 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let html = wait("answer", |h| {
+    let html = wait_for(&page, "answer", |h| {
         h.contains("id=\"reponse\"") && h.contains("data-ready=\"1\"")
     })
     .await;
@@ -752,7 +707,5 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         html.contains("leaflet-interactive"),
         "the QPV contour is drawn: {html}"
     );
-    browser.close().await.unwrap();
-    let _ = browser.wait().await;
-    events.abort();
+    headless.close().await;
 }
