@@ -234,6 +234,15 @@ pub fn paragraphs(text: &str) -> Markup {
     html! { @for p in text.split("\n\n").filter(|p| !p.trim().is_empty()) { p { (p.trim()) } } }
 }
 
+/// The text with its first letter in capitals (« ambition » → « Ambition »).
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// Formats an ISO date in French (`7 mai 2024`).
 pub fn french_date(iso: &str) -> String {
     const MONTHS: [&str; 12] = [
@@ -275,6 +284,12 @@ pub fn raw(s: &str) -> PreEscaped<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capitalizes_the_first_letter_only() {
+        assert_eq!(capitalize("énoncé à l'échelle"), "Énoncé à l'échelle");
+        assert_eq!(capitalize(""), "");
+    }
 
     #[test]
     fn french_dates() {

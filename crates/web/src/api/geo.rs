@@ -76,11 +76,11 @@ pub async fn locate(
     );
     let (lon, lat) = match (lon, lat, x, y) {
         (Some(lon), Some(lat), _, _) => {
-            geo::check_wgs84(lon, lat).map_err(|m| bad("lon", &capitalize(&m)))?;
+            geo::check_wgs84(lon, lat).map_err(|m| bad("lon", &crate::layout::capitalize(&m)))?;
             (lon, lat)
         }
         (None, None, Some(x), Some(y)) => {
-            geo::lambert93_to_wgs84(x, y).map_err(|m| bad("x", &capitalize(&m)))?
+            geo::lambert93_to_wgs84(x, y).map_err(|m| bad("x", &crate::layout::capitalize(&m)))?
         }
         _ => {
             return Err(bad(
@@ -90,13 +90,6 @@ pub async fn locate(
         }
     };
     Ok(Json(snap.answer(lon, lat, None)))
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// Column names of a batch (all optional: detected otherwise).

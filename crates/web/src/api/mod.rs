@@ -345,13 +345,6 @@ impl Direction {
 }
 
 /// Upper-cases the first letter (`ambition` → `Ambition`).
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
 
 /// Grammatical gender of a French noun, guessed for the labels a contract gives its levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,7 +416,7 @@ impl Gender {
 fn node_summary(level_singular: &str, title: &str, verb: &str) -> String {
     format!(
         "{} « {} » {verb}{}",
-        capitalize(level_singular),
+        crate::layout::capitalize(level_singular),
         title.trim(),
         Gender::guess(level_singular).suffix()
     )
@@ -438,7 +431,7 @@ fn item_summary(c: quartiers_domain::edit::Collection, label: &str, verb: &str) 
     };
     format!(
         "{} « {} » {verb}{}",
-        capitalize(c.singular()),
+        crate::layout::capitalize(c.singular()),
         label.trim(),
         gender.suffix()
     )

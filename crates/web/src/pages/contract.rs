@@ -69,13 +69,6 @@ fn node_tree(
     }
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
 fn collection_block(
     doc: &ContractDocument,
     coll: Collection,
@@ -208,7 +201,7 @@ pub(crate) fn contract_body(doc: &ContractDocument, controls: Option<&Controls>)
                             p.fr-text--sm { "Porteur : " (or_unknown(f.carrier.as_deref())) }
                             @if let Some(d) = &f.description { p.fr-callout__text.fr-text--sm { (d) } }
                             @if let Some((n, depth)) = f.node.as_deref().and_then(|k| doc.find_node(k)) {
-                                p.fr-text--sm { (capitalize(&c.level_label(depth).singular)) " : " a href=(format!("/contrats/{slug}/cadre/{}", n.key)) { (n.title) } }
+                                p.fr-text--sm { (crate::layout::capitalize(&c.level_label(depth).singular)) " : " a href=(format!("/contrats/{slug}/cadre/{}", n.key)) { (n.title) } }
                             }
                         }
                     }
@@ -365,7 +358,7 @@ pub async fn node(
     let doc = &stored.document;
     let (n, depth) = doc.find_node(&key).ok_or(Error::NotFound)?;
     let c = &doc.contract;
-    let level = capitalize(&c.level_label(depth).singular);
+    let level = crate::layout::capitalize(&c.level_label(depth).singular);
     let frame = Frame::new(&state, &visitor);
     let can_edit = allowed(visitor.principal(), Action::EditContract(stored.id));
     let actions: Vec<_> = c
@@ -391,7 +384,7 @@ pub async fn node(
                 h2.fr-h5 { "Partenaires" }
                 @if n.partners.is_empty() { p { (or_unknown(None)) } } @else { ul { @for p in &n.partners { li { (p) } } } }
                 @if !n.children.is_empty() {
-                    h2.fr-h5 { (capitalize(&c.level_label(depth + 1).plural)) }
+                    h2.fr-h5 { (crate::layout::capitalize(&c.level_label(depth + 1).plural)) }
                     ol { @for ch in &n.children { li { a href=(format!("/contrats/{slug}/cadre/{}", ch.key)) { (ch.title) } @if let Some(s) = &ch.scope { " " span.q-muted { "(" (s) ")" } } } } }
                 }
                 @if !actions.is_empty() {

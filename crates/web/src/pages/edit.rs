@@ -20,13 +20,6 @@ use quartiers_store::contracts::StoredContract;
 
 type Pairs = AxumForm<Vec<(String, String)>>;
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
 fn fresh_meta(visitor: &Visitor, stored: &StoredContract) -> Meta {
     Meta {
         csrf: visitor.csrf().to_string(),
@@ -672,7 +665,7 @@ pub async fn item_delete(
         &meta,
         format!(
             "Suppression — {} « {} »",
-            capitalize(c.singular()),
+            crate::layout::capitalize(c.singular()),
             c.item_label(&item)
         ),
         |d| edit::remove_item(d, c, i),

@@ -181,7 +181,10 @@ pub async fn am_i_in_a_qpv(
                 Ok(()) => Some(snap.answer(lon, lat, None)),
                 Err(m) => {
                     status = StatusCode::UNPROCESSABLE_ENTITY;
-                    Some(Snapshot::not_located(capitalize(&m) + ".", None))
+                    Some(Snapshot::not_located(
+                        crate::layout::capitalize(&m) + ".",
+                        None,
+                    ))
                 }
             },
             _ => {
@@ -267,13 +270,6 @@ pub async fn am_i_in_a_qpv(
         ),
     )
         .into_response())
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 fn fr_area(m2: i64) -> String {
@@ -668,7 +664,7 @@ pub fn run_batch(
         |row| snap.row_result(row),
         |_| {},
     )
-    .map_err(|e| capitalize(&e.to_string()))?;
+    .map_err(|e| crate::layout::capitalize(&e.to_string()))?;
     out.as_file_mut().flush().map_err(|e| e.to_string())?;
     Ok(BatchOutcome {
         summary,
@@ -1124,7 +1120,15 @@ pub async fn perimeter_import(
         .map_err(anyhow::Error::from)?;
     let mut out = match read {
         Ok(o) => o,
-        Err(e) => return fail_page(&state, &visitor, &f, capitalize(&e.to_string())).await,
+        Err(e) => {
+            return fail_page(
+                &state,
+                &visitor,
+                &f,
+                crate::layout::capitalize(&e.to_string()),
+            )
+            .await
+        }
     };
     if out.perimeters.is_empty() {
         let mut lines = vec![out.report.summary_fr()];
