@@ -210,7 +210,13 @@ impl Store {
                 "Ce contrat a été modifié en même temps par quelqu'un d'autre : réessayez.".into(),
             ));
         }
-        sync_projections(&mut tx, id, doc).await?;
+        // Most edits (a key figure, a section…) leave the framework and the communes as they
+        // were: rewriting their projections would be ~50 statements for nothing.
+        if before.contract.framework != doc.contract.framework
+            || before.contract.territory.communes != doc.contract.territory.communes
+        {
+            sync_projections(&mut tx, id, doc).await?;
+        }
         insert_amendment(&mut tx, id, Some(&before), doc, amendment).await?;
         tx.commit().await?;
         Ok(expected_version + 1)

@@ -147,6 +147,25 @@ async fn every_element_can_be_created_edited_reordered_deleted(app: TestApp) {
     let doc = app.contract("mel-2024").await.document;
     let added = doc.contract.framework[5].children.last().unwrap();
     assert_eq!((added.key.as_str(), added.partners.len()), ("e6-1", 2));
+    let mel_id = app.contract("mel-2024").await.id;
+    let node_keys = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .framework_node_ids(mel_id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        }
+    };
+    let keys = node_keys(&app).await;
+    assert!(
+        keys.contains(&"e6-1".to_string()),
+        "the node projection follows the framework"
+    );
+    assert_eq!(keys.len(), 6 + 34 + 1);
     let form = p.get("/contrats/mel-2024").await;
     let csrf = crate::helpers::csrf_of(&form.text);
     let version = app.contract("mel-2024").await.version.to_string();
@@ -173,6 +192,10 @@ async fn every_element_can_be_created_edited_reordered_deleted(app: TestApp) {
         .document
         .find_node("e6-1")
         .is_none());
+    assert!(
+        !node_keys(&app).await.contains(&"e6-1".to_string()),
+        "a removed node leaves the projection"
+    );
 
     // A new enjeu at the top level.
     let r = p
