@@ -10,6 +10,7 @@ use quartiers_web::changes;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
+mod funding_commands;
 mod geo_commands;
 
 /// Quartiers: pilot a contrat de ville (priority neighbourhoods, framework, amendments).
@@ -79,7 +80,14 @@ enum Command {
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
-        command: geo_commands::BenchCommand,
+        command: funding_commands::BenchCommand,
+    },
+    /// Generate test loads.
+    Generate {
+        #[command(subcommand)]
+        command: funding_commands::GenerateCommand,
+        #[command(flatten)]
+        db: Db,
     },
 }
 
@@ -106,6 +114,18 @@ struct ServeArgs {
     /// Distance to a perimeter boundary under which an answer is « à vérifier », in metres.
     #[arg(long, env = "QUARTIERS_BOUNDARY_TOLERANCE_M", default_value_t = quartiers_web::geo::DEFAULT_TOLERANCE_M)]
     boundary_tolerance: f64,
+    /// Largest uploaded file (batch locate, perimeter import, API), in Mo; larger ones are refused with a message.
+    #[arg(long, env = "QUARTIERS_MAX_UPLOAD_MB", default_value_t = quartiers_web::DEFAULT_MAX_UPLOAD_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_upload_mb: u64,
+    /// Folder for the temporary files of uploads (default: the system's temporary folder).
+    #[arg(long, env = "QUARTIERS_UPLOAD_DIR")]
+    upload_dir: Option<PathBuf>,
+    /// SMTP server sending the notifications: smtp://host:25, smtp://host:587?tls=required, smtps://user:password@host:465. None: they stay in the outbox (/admin/courriels).
+    #[arg(long, env = "QUARTIERS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of the notifications, "Name <address@domain>".
+    #[arg(long, env = "QUARTIERS_MAIL_FROM", default_value = quartiers_web::mail::DEFAULT_FROM)]
+    mail_from: String,
     #[command(flatten)]
     db: Db,
 }
@@ -123,7 +143,7 @@ enum UserCommand {
         /// Contract slug (required for every role but admin).
         #[arg(long)]
         contract: Option<String>,
-        /// Institution or organisation of the member (financeur, porteur).
+        /// Institution of the member: for a financer's instructor, the financer's code on the contract (etat, mel…).
         #[arg(long)]
         institution: Option<String>,
         #[command(flatten)]
@@ -196,8 +216,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secure_cookies: args.secure_cookies,
                 tile_url: args.tile_url.filter(|u| !u.trim().is_empty()),
                 boundary_tolerance_m: args.boundary_tolerance,
+                max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
+                upload_dir: args.upload_dir,
+                mail: quartiers_web::mail::MailSettings {
+                    smtp_url: args.smtp_url.filter(|u| !u.trim().is_empty()),
+                    from: args.mail_from,
+                },
             };
-            let app = quartiers_web::app(store, config);
+            config.mail.check().map_err(anyhow::Error::msg)?;
+            let deliverer =
+                quartiers_web::mail::spawn_deliverer(store.clone(), config.mail.clone());
+            if deliverer.is_none() {
+                eprintln!("Aucun serveur SMTP configuré (--smtp-url) : les courriels restent dans la boîte d'envoi, /admin/courriels.");
+            }
+            // The geography index is built before listening (its build time is logged).
+            let app = quartiers_web::app_ready(store, config).await?;
             let listener = tokio::net::TcpListener::bind(&args.listen)
                 .await
                 .with_context(|| format!("impossible d'écouter sur {}", args.listen))?;
@@ -307,7 +340,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ban { command, db } => geo_commands::ban(&open(&db).await?, command).await?,
         Command::Locate { args, db } => geo_commands::locate(&open(&db).await?, args).await?,
-        Command::Bench { command } => geo_commands::bench(command).await?,
+        Command::Bench { command } => funding_commands::bench(command).await?,
+        Command::Generate { command, db } => {
+            funding_commands::generate(&open(&db).await?, command).await?
+        }
     }
     Ok(())
 }

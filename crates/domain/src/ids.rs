@@ -130,6 +130,30 @@ impl Siret {
 }
 string_newtype!(Siret);
 
+/// An RNA number (répertoire national des associations): `W` + 9 digits (e.g. `W595012345`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rna(String);
+
+impl Rna {
+    /// Parses an RNA number, accepting a lower-case `w` and spaces.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        let valid =
+            s.len() == 10 && s.starts_with('W') && s[1..].bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return Err(format!(
+                "« {s} » n'est pas un numéro RNA : il faut la lettre W suivie de 9 chiffres."
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+string_newtype!(Rna);
+
 /// A QPV code: 2024 generation `QN` + 5 digits/letters + letter (e.g. `QN05971M`),
 /// or 2015 generation `QP` + 6 digits (e.g. `QP059074`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -188,6 +212,14 @@ mod tests {
             .unwrap_err()
             .contains("clé de contrôle"));
         assert!(Siren::parse("12345").unwrap_err().contains("9 chiffres"));
+    }
+
+    #[test]
+    fn rna_is_w_and_nine_digits() {
+        assert_eq!(Rna::parse("w595 012345").unwrap().as_str(), "W595012345");
+        assert!(Rna::parse("W59501234").is_err());
+        assert!(Rna::parse("X595012345").is_err());
+        assert!(Rna::parse("W59501234A").is_err());
     }
 
     #[test]

@@ -7,13 +7,15 @@
 pub mod contract;
 pub mod diff;
 pub mod edit;
+pub mod french;
+pub mod funding;
 pub mod ids;
 pub mod money;
 pub mod permissions;
 pub mod validation;
 
 pub use contract::*;
-pub use ids::{InseeCode, QpvCode, Siren, Siret};
+pub use ids::{InseeCode, QpvCode, Rna, Siren, Siret};
 pub use money::Cents;
 pub use permissions::{Action, Principal, Role};
 pub use validation::{FieldError, ValidationErrors};

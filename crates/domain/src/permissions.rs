@@ -57,6 +57,10 @@ pub struct Principal {
     pub is_admin: bool,
     /// (contract id, role) pairs.
     pub roles: Vec<(i64, Role)>,
+    /// (contract id, financer code) pairs: the institution the user acts for on a contract.
+    pub funders: Vec<(i64, String)>,
+    /// Organisations (project carriers) the user belongs to.
+    pub organisations: Vec<i64>,
 }
 
 /// Something a principal may try to do.
@@ -113,6 +117,7 @@ mod tests {
             email: "a@b.fr".into(),
             is_admin: false,
             roles,
+            ..Default::default()
         }
     }
 

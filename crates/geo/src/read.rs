@@ -552,56 +552,405 @@ pub fn read_geojson_path(path: &Path, opts: &ReadOptions) -> Result<ReadOutput, 
 ///
 /// The `crs` member (GeoJSON 2008) is honoured; without it the data is WGS84 lon/lat.
 /// Supported geometries: Polygon, MultiPolygon, and GeometryCollection of those.
+///
+/// Damaged files are read as far as they can be:
+/// - the non-standard number tokens `NaN`, `Infinity` and `-Infinity` (written by some
+///   tools) are read as missing values, so only the features holding them are rejected;
+/// - in a truncated or malformed FeatureCollection (bad syntax in one feature, file cut
+///   short, truncated gzip), every complete feature is still processed, each feature that
+///   is not valid JSON is rejected with its number and the line of the fault, and the
+///   report says where the file breaks off. A file in which no feature can be delimited is
+///   a [`ReadError::GeoJson`] with the line and column of the fault.
 pub fn read_geojson_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<ReadOutput, ReadError> {
-    let doc: Value = if bytes.starts_with(&[0x1f, 0x8b]) {
+    let mut warnings = Vec::new();
+    let owned;
+    let text: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut s)
-            .map_err(|e| ReadError::GeoJson(format!("décompression gzip impossible : {e}")))?;
-        serde_json::from_slice(&s)
+        if let Err(e) = flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut s) {
+            if s.is_empty() {
+                return Err(ReadError::GeoJson(format!(
+                    "décompression gzip impossible : {e}"
+                )));
+            }
+            warnings.push(format!(
+                "archive gzip incomplète ou abîmée ({e}) : seule la partie décompressée ({} octets) a été lue",
+                s.len()
+            ));
+        }
+        owned = s;
+        &owned
     } else {
-        serde_json::from_slice(bytes)
+        bytes
+    };
+    let text = text
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(text);
+    let err = match serde_json::from_slice::<Value>(text) {
+        Ok(doc) => return read_geojson_doc(doc, opts, warnings),
+        Err(e) => e,
+    };
+    let fixed = non_finite_to_null(text);
+    if let Some(fixed) = &fixed {
+        if let Ok(doc) = serde_json::from_slice::<Value>(fixed) {
+            warnings.push(NON_FINITE_NOTE.into());
+            return read_geojson_doc(doc, opts, warnings);
+        }
     }
-    .map_err(|e| ReadError::GeoJson(format!("JSON mal formé : {e}")))?;
-    let kind = doc.get("type").and_then(Value::as_str).unwrap_or("");
+    let text = fixed.as_deref().unwrap_or(text);
+    // The fault is looked for again in the text actually salvaged.
+    let err = serde_json::from_slice::<Value>(text).err().unwrap_or(err);
+    if fixed.is_some() {
+        warnings.push(NON_FINITE_NOTE.into());
+    }
+    match salvage_feature_collection(text, opts, &err, warnings)? {
+        Some(out) => Ok(out),
+        None => Err(ReadError::GeoJson(json_error_fr(&err))),
+    }
+}
+
+const NON_FINITE_NOTE: &str = "valeurs NaN ou Infinity (hors norme JSON) lues comme absentes : les entités qui en contiennent sont rejetées";
+
+/// A serde_json error in French, with its line and column.
+fn json_error_fr(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Eof => "le fichier s'arrête avant la fin du document (fichier tronqué ?)",
+        Category::Syntax => "syntaxe invalide",
+        Category::Data => "valeur inattendue",
+        Category::Io => "lecture impossible",
+    };
+    format!(
+        "JSON mal formé à la ligne {}, colonne {} : {what} (détail : {e})",
+        e.line(),
+        e.column()
+    )
+}
+
+fn read_geojson_doc(
+    doc: Value,
+    opts: &ReadOptions,
+    warnings: Vec<String>,
+) -> Result<ReadOutput, ReadError> {
+    let kind = doc
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let crs = match opts.crs {
         Some(c) if doc.get("crs").is_none() => c,
         _ => Crs::from_geojson_crs(doc.get("crs"))?,
     };
     let mut ctx = Ctx::new(opts, crs)?;
-    let features: Vec<Value> = match kind {
-        "FeatureCollection" => match doc.get("features") {
-            Some(Value::Array(a)) => a.clone(),
+    ctx.out.report.warnings = warnings;
+    let features: Vec<Value> = match (kind.as_str(), doc) {
+        ("FeatureCollection", Value::Object(mut m)) => match m.remove("features") {
+            Some(Value::Array(a)) => a,
             _ => {
                 return Err(ReadError::GeoJson(
                     "membre « features » absent ou non tableau".into(),
                 ))
             }
         },
-        "Feature" => vec![doc.clone()],
-        other => {
+        ("Feature", doc) => vec![doc],
+        (other, _) => {
             return Err(ReadError::GeoJson(format!(
                 "type « {other} » inattendu : une FeatureCollection est attendue"
             )))
         }
     };
     for (i, f) in features.into_iter().enumerate() {
-        let n = i + 1;
-        let Value::Object(mut obj) = f else {
-            ctx.reject(n, "entité qui n'est pas un objet JSON".into());
-            continue;
-        };
-        let props = match obj.remove("properties") {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        let geom = match obj.get("geometry") {
-            None | Some(Value::Null) => Err("géométrie absente".to_string()),
-            Some(g) => geojson_polygons(g),
-        };
-        ctx.feature(n, props, geom);
+        geojson_feature(&mut ctx, i + 1, f);
     }
     Ok(ctx.out)
+}
+
+fn geojson_feature(ctx: &mut Ctx<'_>, n: usize, f: Value) {
+    let Value::Object(mut obj) = f else {
+        ctx.reject(n, "entité qui n'est pas un objet JSON".into());
+        return;
+    };
+    let props = match obj.remove("properties") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let geom = match obj.get("geometry") {
+        None | Some(Value::Null) => Err("géométrie absente".to_string()),
+        Some(g) => geojson_polygons(g),
+    };
+    ctx.feature(n, props, geom);
+}
+
+/// Replaces the bare tokens `NaN`, `Infinity`, `+Infinity` and `-Infinity` (outside
+/// strings) by `null`; `None` when there are none.
+fn non_finite_to_null(text: &[u8]) -> Option<Vec<u8>> {
+    const TOKENS: [&[u8]; 4] = [b"NaN", b"Infinity", b"-Infinity", b"+Infinity"];
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_string = false;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < text.len() {
+        let c = text[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let boundary_before = i == 0
+            || matches!(
+                text[i - 1],
+                b'[' | b',' | b':' | b' ' | b'\t' | b'\n' | b'\r'
+            );
+        if boundary_before && matches!(c, b'N' | b'I' | b'-' | b'+') {
+            if let Some(t) = TOKENS.iter().find(|t| text[i..].starts_with(t)) {
+                let end = i + t.len();
+                let boundary_after = text.get(end).is_none_or(|&b| {
+                    matches!(b, b']' | b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                });
+                if boundary_after {
+                    let o = out.get_or_insert_with(|| Vec::with_capacity(text.len() + 16));
+                    o.extend_from_slice(&text[copied..i]);
+                    o.extend_from_slice(b"null");
+                    copied = end;
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    let mut o = out?;
+    o.extend_from_slice(&text[copied..]);
+    Some(o)
+}
+
+/// What a tolerant scan of a damaged FeatureCollection finds: the complete top-level
+/// members, and the byte ranges of the elements of its `features` array.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Complete top-level members other than `features`: (key, value range).
+    members: Vec<(String, std::ops::Range<usize>)>,
+    /// Complete elements of `features`.
+    features: Vec<std::ops::Range<usize>>,
+    /// Start of an element cut by the end of the file.
+    cut_feature: Option<usize>,
+    /// Whether the `features` array was found.
+    has_features: bool,
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the string starting at `i` (a `"`), `None` when cut.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// End (exclusive) of the value starting at `i`, following only strings and nesting (the
+/// content is checked later by the parser); `None` when the file ends first.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            // A stray `]` or `}` is taken as a one-byte (malformed) value, so that the scan
+            // always moves on.
+            let j = j.max(i + 1);
+            // A scalar running into the end of the file may have been cut.
+            (j < b.len()).then_some(j)
+        }
+    }
+}
+
+fn scan_feature_collection(b: &[u8]) -> Scan {
+    let mut scan = Scan::default();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return scan;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i) {
+            None | Some(b'}') => return scan,
+            Some(b',') => {
+                i += 1;
+                continue;
+            }
+            Some(b'"') => {}
+            Some(_) => return scan,
+        }
+        let Some(key_end) = string_end(b, i) else {
+            return scan;
+        };
+        let key: String = serde_json::from_slice(&b[i..key_end]).unwrap_or_default();
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return scan;
+        }
+        i = skip_ws(b, i + 1);
+        if key == "features" && b.get(i) == Some(&b'[') {
+            scan.has_features = true;
+            i += 1;
+            loop {
+                i = skip_ws(b, i);
+                match b.get(i) {
+                    None => return scan,
+                    Some(b']') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b',') => {
+                        i += 1;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+                match value_end(b, i) {
+                    Some(end) => {
+                        scan.features.push(i..end);
+                        i = end;
+                    }
+                    None => {
+                        scan.cut_feature = Some(i);
+                        return scan;
+                    }
+                }
+            }
+        } else {
+            match value_end(b, i) {
+                Some(end) => {
+                    scan.members.push((key, i..end));
+                    i = end;
+                }
+                None => return scan,
+            }
+        }
+    }
+}
+
+/// Line (1-based) of byte offset `at`.
+fn line_of(b: &[u8], at: usize) -> usize {
+    1 + b[..at.min(b.len())].iter().filter(|&&c| c == b'\n').count()
+}
+
+/// Reads what can be read of a FeatureCollection that does not parse as a whole; `None`
+/// when not a single feature can be delimited.
+fn salvage_feature_collection(
+    text: &[u8],
+    opts: &ReadOptions,
+    err: &serde_json::Error,
+    mut warnings: Vec<String>,
+) -> Result<Option<ReadOutput>, ReadError> {
+    let scan = scan_feature_collection(text);
+    if !scan.has_features || (scan.features.is_empty() && scan.cut_feature.is_none()) {
+        return Ok(None);
+    }
+    let member = |name: &str| -> Option<Value> {
+        scan.members
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, r)| serde_json::from_slice(&text[r.clone()]).ok())
+    };
+    if let Some(t) = member("type") {
+        let t = t.as_str().unwrap_or("");
+        if t != "FeatureCollection" {
+            return Err(ReadError::GeoJson(format!(
+                "type « {t} » inattendu : une FeatureCollection est attendue"
+            )));
+        }
+    }
+    let crs_member = member("crs");
+    let crs = match opts.crs {
+        Some(c) if crs_member.is_none() => c,
+        _ => Crs::from_geojson_crs(crs_member.as_ref())?,
+    };
+    let complete = scan.features.len();
+    warnings.insert(
+        0,
+        format!(
+            "{} : {} entité(s) complète(s) ont pu être délimitées et ont été traitées{}",
+            json_error_fr(err),
+            complete,
+            if scan.cut_feature.is_some() {
+                " ; la suivante, coupée par la fin du fichier, est rejetée"
+            } else {
+                ""
+            }
+        ),
+    );
+    let mut ctx = Ctx::new(opts, crs)?;
+    ctx.out.report.warnings = warnings;
+    for (i, r) in scan.features.iter().enumerate() {
+        let n = i + 1;
+        match serde_json::from_slice::<Value>(&text[r.clone()]) {
+            Ok(v) => geojson_feature(&mut ctx, n, v),
+            Err(e) => {
+                let line = line_of(text, r.start) + e.line() - 1;
+                ctx.reject(
+                    n,
+                    format!("entité illisible, JSON mal formé à la ligne {line} : {e}"),
+                );
+            }
+        }
+    }
+    if let Some(start) = scan.cut_feature {
+        ctx.reject(
+            complete + 1,
+            format!(
+                "entité coupée par la fin du fichier (elle commence à la ligne {} ; le fichier s'arrête à la ligne {}) : fichier tronqué",
+                line_of(text, start),
+                line_of(text, text.len())
+            ),
+        );
+    }
+    Ok(Some(ctx.out))
 }
 
 fn geojson_polygons(g: &Value) -> Result<RawPolygons, String> {
@@ -647,14 +996,24 @@ fn json_polygon(v: &Value) -> Result<Vec<Vec<(f64, f64)>>, String> {
             r.as_array()
                 .ok_or_else(|| "anneau mal formé".to_string())?
                 .iter()
-                .map(|pt| {
+                .enumerate()
+                .map(|(k, pt)| {
                     let a = pt.as_array().ok_or("position mal formée")?;
                     if a.len() < 2 {
                         return Err("position de moins de 2 coordonnées".to_string());
                     }
-                    let x = a[0].as_f64().ok_or("coordonnée non numérique")?;
-                    let y = a[1].as_f64().ok_or("coordonnée non numérique")?;
-                    Ok((x, y))
+                    let num = |v: &Value| {
+                        v.as_f64().ok_or_else(|| {
+                            let shown = if v.is_null() {
+                                "valeur absente, NaN ou Infinity".to_string()
+                            } else {
+                                let t = v.to_string();
+                                t.chars().take(40).collect()
+                            };
+                            format!("coordonnée non numérique ({shown}) au sommet {}", k + 1)
+                        })
+                    };
+                    Ok((num(&a[0])?, num(&a[1])?))
                 })
                 .collect()
         })

@@ -12,5 +12,7 @@
 
 pub mod ban;
 pub mod output;
+pub mod scdl;
 pub mod table;
 pub mod text;
+pub mod xlsx_table;

@@ -197,6 +197,17 @@ pub struct Summary {
     pub errors_omitted: u64,
     /// French notes about the file (encoding, sheets, columns used...).
     pub notes: Vec<String>,
+    /// XLSX: the sheet read and how many the workbook has.
+    pub sheet: Option<SheetInfo>,
+}
+
+/// The sheet of an XLSX workbook that was processed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SheetInfo {
+    /// Its name.
+    pub name: String,
+    /// Number of sheets in the workbook.
+    pub count: usize,
 }
 
 fn fr_int(n: u64) -> String {
@@ -601,7 +612,13 @@ where
     let table = XlsxTable::open(input, opts.sheet.as_deref())?;
     let headers = table.headers();
     let mapping = detect_columns(&headers, &opts.columns)?;
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        sheet: Some(SheetInfo {
+            name: table.sheet.clone(),
+            count: table.sheets.len(),
+        }),
+        ..Summary::default()
+    };
     summary.notes.push(mapping.describe());
     if let Some(n) = table.note() {
         summary.notes.push(n);
@@ -706,7 +723,7 @@ where
             ws.write_number(out_row, c + 5, (s * 100.0).round() / 100.0)
                 .map_err(xlsx_err)?;
         }
-        if summary.rows % every == 0 {
+        if summary.rows.is_multiple_of(every) {
             progress(summary.rows);
         }
     }

@@ -7,8 +7,10 @@
 
 pub mod amendments;
 pub mod contracts;
+pub mod funding;
 pub mod geography;
 mod migrate;
+pub mod outbox;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

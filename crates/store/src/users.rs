@@ -230,10 +230,11 @@ impl Store {
     }
 
     async fn principal(&self, user: &UserRecord) -> StoreResult<Principal> {
-        let rows = sqlx::query("SELECT contract_id, role FROM user_roles WHERE user_id = $1")
-            .bind(user.id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT contract_id, role, institution FROM user_roles WHERE user_id = $1")
+                .bind(user.id)
+                .fetch_all(&self.pool)
+                .await?;
         let roles = rows
             .iter()
             .filter_map(|r| {
@@ -243,11 +244,30 @@ impl Store {
                 ))
             })
             .collect();
+        let funders = rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    get_i64(r, "contract_id").ok()?,
+                    get_opt_str(r, "institution").ok()??,
+                ))
+            })
+            .collect();
+        let organisations =
+            sqlx::query("SELECT organisation_id FROM organisation_members WHERE user_id = $1")
+                .bind(user.id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| get_i64(r, "organisation_id"))
+                .collect::<StoreResult<Vec<_>>>()?;
         Ok(Principal {
             user_id: user.id,
             email: user.email.clone(),
             is_admin: user.is_admin,
             roles,
+            funders,
+            organisations,
         })
     }
 

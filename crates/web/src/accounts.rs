@@ -19,7 +19,8 @@ pub struct NewAccount {
     /// Contract slug (every role but admin).
     #[serde(default)]
     pub contract: Option<String>,
-    /// Institution or organisation of the member.
+    /// Institution of the member: for a financer's instructor, the financer's code on the
+    /// contract (`etat`, `mel`), which lets it instruct that financer's lines.
     #[serde(default)]
     pub institution: Option<String>,
 }
@@ -84,11 +85,38 @@ pub async fn create_account(store: &Store, input: &NewAccount) -> Result<i64, Er
         },
         (None, None) => None,
     };
+    // A financer's instructor (or a pilot acting for a financer) acts for the financer whose
+    // code is its institution: a financer's name typed instead is replaced by its code, and
+    // an instructor naming no financer of the contract is refused.
+    let institution: Option<String> = match (role, contract_id, institution) {
+        (Some(r @ (Role::Financeur | Role::Pilote)), Some(cid), Some(i)) => {
+            let funders = store.funders(cid).await?;
+            match funders
+                .iter()
+                .find(|f| f.code == i || f.name.eq_ignore_ascii_case(i))
+            {
+                Some(f) => Some(f.code.clone()),
+                None if r == Role::Financeur && !funders.is_empty() => {
+                    let codes: Vec<&str> = funders.iter().map(|f| f.code.as_str()).collect();
+                    errors.add(
+                        "institution",
+                        format!(
+                            "« {i} » n'est pas un financeur du contrat : indiquez le code de l'un d'eux ({}).",
+                            codes.join(", ")
+                        ),
+                    );
+                    None
+                }
+                None => Some(i.to_string()),
+            }
+        }
+        (_, _, i) => i.map(str::to_string),
+    };
     errors.into_result()?;
     let hash = hash_password(&Password(input.password.0.clone()))?;
     let grant = role
         .zip(contract_id)
-        .map(|(role, cid)| (cid, role, institution));
+        .map(|(role, cid)| (cid, role, institution.as_deref()));
     store
         .create_account(&input.email, None, &hash, is_admin, grant)
         .await

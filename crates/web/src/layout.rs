@@ -139,6 +139,7 @@ fn navigation(frame: &Frame) -> Markup {
                     li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires" { "Quartiers prioritaires" } }
                     li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires/localiser-un-fichier" { "Localiser un fichier" } }
                     @if frame.is_admin { li.fr-nav__item { a.fr-nav__link href="/admin/comptes" { "Comptes" } } }
+                    @if frame.is_admin { li.fr-nav__item { a.fr-nav__link href="/admin/courriels" { "Courriels" } } }
                 }
             }
         }
@@ -243,38 +244,7 @@ pub fn capitalize(s: &str) -> String {
     }
 }
 
-/// Formats an ISO date in French (`7 mai 2024`).
-pub fn french_date(iso: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let parts: Vec<&str> = iso.get(..10).unwrap_or(iso).split('-').collect();
-    match parts.as_slice() {
-        [y, m, d] => match (m.parse::<usize>(), d.parse::<u32>()) {
-            (Ok(m), Ok(d)) if (1..=12).contains(&m) => {
-                let day = if d == 1 {
-                    "1er".to_string()
-                } else {
-                    d.to_string()
-                };
-                format!("{day} {} {y}", MONTHS[m - 1])
-            }
-            _ => iso.to_string(),
-        },
-        _ => iso.to_string(),
-    }
-}
+pub use quartiers_domain::french::french_date;
 
 /// Raw HTML (for trusted fragments only).
 pub fn raw(s: &str) -> PreEscaped<String> {

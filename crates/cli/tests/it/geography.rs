@@ -709,3 +709,424 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
     );
     headless.close().await;
 }
+
+/// `serve` builds the geography index before it listens, logs the build time, and the
+/// first request is answered from that index (no second build).
+#[test]
+fn serve_builds_the_index_before_listening() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("quartiers.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quartiers"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db)
+        .env("RUST_LOG", "info,sqlx=warn")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run quartiers serve");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    // Log lines without their colour codes.
+    let plain = |line: String| {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(plain(line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut before = Vec::new();
+    let address = loop {
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(300)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("serve did not start: {before:#?}");
+            }
+        };
+        if let Some(a) = line.split("écoute sur http://").nth(1) {
+            break a.trim().to_string();
+        }
+        before.push(line);
+    };
+    let built: Vec<&String> = before
+        .iter()
+        .filter(|l| l.contains("geography index built"))
+        .collect();
+    assert_eq!(built.len(), 1, "{before:#?}");
+    assert!(
+        built[0].contains("start-up") && built[0].contains("perimeters=1584"),
+        "{}",
+        built[0]
+    );
+    // A request right away: answered from the index built at start-up.
+    let mut s = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        s,
+        "GET /api/v1/locate?lon=3.023793&lat=50.628833 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.contains("QN05971M"),
+        "{response}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let after: Vec<String> = rx.try_iter().collect();
+    assert!(
+        !after.iter().any(|l| l.contains("geography index built")),
+        "no rebuild at the first request: {after:#?}"
+    );
+}
+
+/// Uploads over the platform's limit (here 64 Ko) get a specific French message, 413 on the
+/// batch page, the perimeter import page and the API (problem+json), and nothing of them is
+/// left in the upload folder; a client announcing 2 Go and waiting for `100 Continue` is
+/// refused before sending anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_limit_are_refused_and_nothing_is_kept() {
+    let uploads = tempfile::tempdir().unwrap();
+    let config = quartiers_web::Config {
+        max_upload_bytes: 64 * 1024,
+        upload_dir: Some(uploads.path().to_path_buf()),
+        ..TestApp::test_config()
+    };
+    let app = TestApp::spawn_with_config(Engine::Sqlite, config)
+        .await
+        .unwrap()
+        .with_demo()
+        .await;
+    let left = || std::fs::read_dir(uploads.path()).unwrap().count();
+    let mut big = b"id;lon;lat\n".to_vec();
+    let mut n = 0;
+    while big.len() <= 200 * 1024 {
+        n += 1;
+        big.extend_from_slice(format!("{n};3,023793;50,628833\n").as_bytes());
+    }
+    let small = b"id;lon;lat\n1;3,023793;50,628833\n".to_vec();
+    let message = "dépasse la taille maximale acceptée par la plateforme (64 Ko) : il a été refusé et rien n'en a été conservé";
+    let c = app.client();
+
+    // API: under the limit, processed; over it, 413 problem+json.
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch", c.base))
+        .body(small.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["quartiers-lignes"], "1");
+    let _ = r.bytes().await.unwrap();
+    assert_eq!(left(), 0, "the upload and the result are deleted");
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch?filename=gros.csv", c.base))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["type"], "/api/v1/problems/too-large", "{p}");
+    assert_eq!(p["status"], 413);
+    assert_eq!(p["title"], "Fichier trop volumineux");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("Le fichier « gros.csv » ")
+            && detail.contains(message)
+            && detail.contains("quartiers locate"),
+        "{detail}"
+    );
+    assert_eq!(left(), 0);
+
+    // A 2 Go upload announced with Expect: 100-continue: refused before the body is sent.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = app.address.trim_start_matches("http://").to_string();
+        let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+        s.write_all(
+            format!(
+                "POST /api/v1/locate/batch HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/csv\r\nContent-Length: 2147483648\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            s.read_to_end(&mut response),
+        )
+        .await
+        .expect("answered without the body")
+        .unwrap();
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+        assert!(!response.contains("100 Continue"), "{response}");
+        assert!(response.contains("too-large"), "{response}");
+    }
+
+    // The batch page.
+    let form = |bytes: Vec<u8>| {
+        reqwest::multipart::Form::new().part(
+            "fichier",
+            reqwest::multipart::Part::bytes(bytes).file_name("beneficiaires.csv"),
+        )
+    };
+    let r = c
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/localiser-un-fichier",
+            c.base
+        ))
+        .multipart(form(big.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("Le fichier « beneficiaires.csv » {message}")),
+        "{html}"
+    );
+    assert!(
+        html.contains("64 Ko au plus"),
+        "the limit is shown on the form"
+    );
+    assert_eq!(left(), 0);
+    let r = c
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/localiser-un-fichier",
+            c.base
+        ))
+        .multipart(form(small))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("id=\"nb-lignes\">1<"));
+    assert_eq!(left(), 0);
+
+    // The perimeter import page: a first small file then one over the limit; neither kept.
+    app.user("admin@quartiers.fr", None, true).await;
+    let c = app.signed_in("admin@quartiers.fr").await;
+    let csrf = session_csrf(&c).await;
+    let mut geojson = br#"{"type": "FeatureCollection", "features": [], "pad": ""#.to_vec();
+    geojson.extend_from_slice(&[b' '; 100 * 1024]);
+    geojson.extend_from_slice(b"\"}");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("type", "attention_perimeter")
+        .text("nom", "Périmètre trop gros")
+        .text("criteres", "")
+        .text("contrat", "")
+        .part(
+            "fichier",
+            reqwest::multipart::Part::bytes(b"{}".to_vec()).file_name("petit.geojson"),
+        )
+        .part(
+            "fichier",
+            reqwest::multipart::Part::bytes(geojson).file_name("zones.geojson"),
+        );
+    let r = c
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/perimetres/importer",
+            c.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("Le fichier « zones.geojson » {message}"))
+            && html.contains("quartiers perimeter import"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Périmètre trop gros"),
+        "the form keeps its input"
+    );
+    assert_eq!(left(), 0);
+}
+
+fn xlsx(sheets: &[(&str, &[&[&str]])]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, rows) in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                if v.is_empty() {
+                    continue;
+                }
+                match v.parse::<f64>() {
+                    Ok(n) => ws.write_number(r as u32, c as u16, n).unwrap(),
+                    Err(_) => ws.write_string(r as u32, c as u16, *v).unwrap(),
+                };
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+/// Sheet names, header and rows of a workbook, as text.
+fn read_xlsx(bytes: &[u8]) -> (Vec<String>, Vec<String>, Vec<Vec<String>>) {
+    let t = quartiers_io::table::XlsxTable::open(std::io::Cursor::new(bytes.to_vec()), None)
+        .expect("the result is an XLSX workbook");
+    let rows = t
+        .rows()
+        .map(|(_, r)| {
+            r.iter()
+                .map(|c| {
+                    let mut s = String::new();
+                    quartiers_io::table::cell_to_string(c, &mut s);
+                    s
+                })
+                .collect()
+        })
+        .collect();
+    (t.sheets.clone(), t.headers(), rows)
+}
+
+/// An XLSX workbook through the API and the page: the result is XLSX with the added
+/// columns, one row per input row in the same order; with several sheets, the first is
+/// processed and the answer says which one (header, page summary), another can be chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsx_batch_keeps_rows_and_names_the_sheet() {
+    let app = TestApp::spawn(Engine::Sqlite).await.unwrap();
+    load_nord(&app).await;
+    let rows: &[&[&str]] = &[
+        &["id", "nom", "lon", "lat"],
+        &["1", "Résidence é", "3.023793", "50.628833"],
+        &["2", "Grand-Place", "3.063", "50.6365"],
+        &["3", "Cité 2", "2.840530", "50.436071"],
+        &["4", "vide", "", ""],
+        &["5", "texte", "trois", "50.6"],
+        &["6", "Encore Lille Sud", "3.023793", "50.628833"],
+    ];
+    let c = app.client();
+    let post = |body: Vec<u8>, query: &str| {
+        c.http
+            .post(format!("{}/api/v1/locate/batch{query}", c.base))
+            .body(body)
+            .send()
+    };
+    let r = post(xlsx(&[("Bénéficiaires", rows)]), "").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(r.headers()["quartiers-lignes"], "6");
+    assert_eq!(r.headers()["quartiers-feuille"], "B%C3%A9n%C3%A9ficiaires");
+    assert_eq!(r.headers()["quartiers-feuilles"], "1");
+    let (sheets, header, out) = read_xlsx(&r.bytes().await.unwrap());
+    assert_eq!(sheets, ["Bénéficiaires"]);
+    assert_eq!(
+        header,
+        [
+            "id",
+            "nom",
+            "lon",
+            "lat",
+            "qpv_code",
+            "qpv_nom",
+            "autres_perimetres",
+            "statut",
+            "distance_qpv_m",
+            "score_geocodage",
+            "message"
+        ]
+    );
+    assert_eq!(out.len(), 6, "one output row per input row: {out:?}");
+    let ids: Vec<&str> = out.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6"], "same order");
+    assert_eq!(out[0][1], "Résidence é");
+    assert_eq!(out[0][4], "QN05971M");
+    assert!(["dans un QPV", "à vérifier"].contains(&out[0][7].as_str()));
+    assert_eq!(out[1][7], "hors QPV");
+    assert_eq!(out[2][4], "QN06226M");
+    assert_eq!(out[3][7], "non localisé");
+    assert_eq!(out[4][7], "non localisé");
+    assert!(out[4][10].contains("trois"), "{:?}", out[4]);
+    assert_eq!(out[5][4], "QN05971M");
+
+    // Several sheets: the first one is processed, and the answer says so.
+    let notes: &[&[&str]] = &[&["remarque"], &["à relire"]];
+    let book = xlsx(&[("Bénéficiaires", rows), ("Notes", notes)]);
+    let r = post(book.clone(), "").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["quartiers-feuille"], "B%C3%A9n%C3%A9ficiaires");
+    assert_eq!(r.headers()["quartiers-feuilles"], "2");
+    let (sheets, _, out) = read_xlsx(&r.bytes().await.unwrap());
+    assert_eq!(sheets, ["Bénéficiaires"]);
+    assert_eq!(out.len(), 6);
+    // Another sheet named: it is read (here it has no location column: a French refusal).
+    let r = post(book.clone(), "?sheet=Notes").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let t = r.text().await.unwrap();
+    assert!(t.contains("Aucune colonne de localisation"), "{t}");
+    let r = post(book.clone(), "?sheet=Inconnue").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let t = r.text().await.unwrap();
+    assert!(
+        t.contains("a feuille « Inconnue » n'existe pas (feuilles du classeur : « Bénéficiaires », « Notes »)"),
+        "{t}"
+    );
+    // The page: the summary names the sheet processed and the others.
+    let form = reqwest::multipart::Form::new().part(
+        "fichier",
+        reqwest::multipart::Part::bytes(book).file_name("suivi.xlsx"),
+    );
+    let r = c
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/localiser-un-fichier",
+            c.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("suivi_qpv.xlsx"), "{html}");
+    assert!(html.contains("id=\"nb-lignes\">6<"), "{html}");
+    assert!(
+        html.contains("« Bénéficiaires » (sur 2 feuilles du classeur)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Le classeur contient 2 feuilles ; seule la feuille « Bénéficiaires » (la première) a été traitée. Autres feuilles : « Notes »."),
+        "{html}"
+    );
+}

@@ -59,8 +59,22 @@ pub fn postgres_base_url() -> Option<String> {
 }
 
 impl TestApp {
+    /// The configuration of [`TestApp::spawn`]: defaults, with a test institution name.
+    pub fn test_config() -> quartiers_web::Config {
+        quartiers_web::Config {
+            institution_name: "Métropole de test".into(),
+            ..Default::default()
+        }
+    }
+
     /// A fresh database on `engine` and the platform on a random port; `None` when PostgreSQL is not configured.
     pub async fn spawn(engine: Engine) -> Option<Self> {
+        Self::spawn_with_config(engine, Self::test_config()).await
+    }
+
+    /// Like [`TestApp::spawn`], with the platform running on `config` (start from
+    /// [`TestApp::test_config`]).
+    pub async fn spawn_with_config(engine: Engine, config: quartiers_web::Config) -> Option<Self> {
         let (database_url, dir) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -87,13 +101,7 @@ impl TestApp {
             }
         };
         let store = Store::open(&database_url).await.expect("open store");
-        let app = quartiers_web::app(
-            store.clone(),
-            quartiers_web::Config {
-                institution_name: "Métropole de test".into(),
-                ..Default::default()
-            },
-        );
+        let app = quartiers_web::app(store.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {

@@ -3,15 +3,14 @@
 
 use crate::error::{ApiError, ApiResult, Error};
 use crate::geo::{self, LocateAnswer, Snapshot};
-use crate::pages::geo::{result_mime, run_batch, BatchFields, MAX_BATCH_BYTES};
+use crate::pages::geo::{result_mime, run_batch, BatchFields};
+use crate::upload::UploadError;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
@@ -108,14 +107,22 @@ pub struct BatchParams {
     pub address: Option<String>,
     /// File name, to tell CSV from XLSX when the content does not (optional).
     pub filename: Option<String>,
+    /// XLSX: the sheet to read (default: the first one; the sheet read is named in the
+    /// `Quartiers-Feuille` header).
+    pub sheet: Option<String>,
 }
 
 /// Locate every row of a CSV or XLSX file.
 ///
-/// The body is the file itself (streamed to a temporary file, 1 GiB at most, deleted after
-/// the job). The response is the same file with the columns `qpv_code`, `qpv_nom`,
-/// `autres_perimetres`, `statut`, `distance_qpv_m`, `score_geocodage`, `message` added,
-/// same rows in the same order, streamed; the counts are in the `Quartiers-*` headers.
+/// The body is the file itself, streamed to a temporary file and deleted after the job. A
+/// file over the platform's upload limit (1 Gio by default, `serve --max-upload-mb`) is
+/// refused with 413 and nothing of it is kept; a client that sends `Expect: 100-continue`
+/// with a larger `Content-Length` is refused before sending it. The response is the same
+/// file with the columns `qpv_code`, `qpv_nom`, `autres_perimetres`, `statut`,
+/// `distance_qpv_m`, `score_geocodage`, `message` added, same rows in the same order,
+/// streamed; the counts are in the `Quartiers-*` headers. For an XLSX workbook, the sheet
+/// read (the first one unless `sheet` names another) is in `Quartiers-Feuille`
+/// (percent-encoded UTF-8) and `Quartiers-Feuilles` counts the sheets of the workbook.
 #[utoipa::path(
     post,
     path = "/api/v1/locate/batch",
@@ -124,9 +131,9 @@ pub struct BatchParams {
     params(BatchParams),
     request_body(content = Vec<u8>, description = "CSV (`,` `;` or tab; UTF-8 or Windows-1252) or XLSX file", content_type = "text/csv"),
     responses(
-        (status = 200, description = "The input with the added columns, in the input's format; headers Quartiers-Lignes, Quartiers-Dans-Qpv, Quartiers-Hors-Qpv, Quartiers-A-Verifier, Quartiers-Non-Localisees"),
-        (status = 413, description = "File over 1 GiB", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unreadable file (binary, empty, no location column…)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The input with the added columns, in the input's format; headers Quartiers-Lignes, Quartiers-Dans-Qpv, Quartiers-Hors-Qpv, Quartiers-A-Verifier, Quartiers-Non-Localisees, and for XLSX Quartiers-Feuille, Quartiers-Feuilles"),
+        (status = 413, description = "File over the upload limit (1 GiB by default): nothing kept", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unreadable file (binary, empty, no location column, unknown sheet…)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn locate_batch(
@@ -137,6 +144,18 @@ pub async fn locate_batch(
     let problem = |status: StatusCode, kind: &str, title: &str, detail: String| {
         super::problem(status, kind, title, &detail)
     };
+    let too_large = || {
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Fichier trop volumineux",
+            crate::upload::too_large_message(
+                &state.config,
+                p.filename.as_deref(),
+                Some("quartiers locate"),
+            ),
+        )
+    };
     let fields = BatchFields::from_params(&p);
     let spec = fields.spec().map_err(|m| {
         problem(
@@ -146,35 +165,28 @@ pub async fn locate_batch(
             m,
         )
     })?;
-    let mut tmp = tempfile::NamedTempFile::new()
-        .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?;
-    let mut stream = request.into_body().into_data_stream();
-    let mut total = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            problem(
-                StatusCode::BAD_REQUEST,
-                "bad-request",
-                "Envoi interrompu",
-                format!("Envoi interrompu : {e}"),
-            )
-        })?;
-        total += chunk.len() as u64;
-        if total > MAX_BATCH_BYTES {
-            return Err(problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Fichier trop volumineux",
-                format!(
-                    "Le fichier dépasse la limite de {} Mo : découpez-le.",
-                    MAX_BATCH_BYTES / (1024 * 1024)
-                ),
-            ));
-        }
-        tmp.write_all(&chunk)
-            .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?;
+    if crate::upload::refuse_before_body(request.headers(), state.config.max_upload_bytes, 0) {
+        return Err(too_large());
     }
-    if total == 0 {
+    let tmp =
+        match crate::upload::stream_to_temp(&state.config, request.into_body().into_data_stream())
+            .await
+        {
+            Ok(t) => t,
+            Err(UploadError::TooLarge) => return Err(too_large()),
+            Err(UploadError::Interrupted(m)) => {
+                return Err(problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "Envoi interrompu",
+                    m,
+                ))
+            }
+            Err(UploadError::Io(e)) => {
+                return Err(ApiError(Error::Internal(e.into())).into_response())
+            }
+        };
+    if tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad-request",
@@ -191,8 +203,10 @@ pub async fn locate_batch(
         .reopen()
         .map_err(|e| ApiError(Error::Internal(e.into())).into_response())?;
     let name = p.filename.clone();
+    let sheet = p.sheet.clone().filter(|s| !s.trim().is_empty());
+    let config = state.config.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let r = run_batch(&snap, input, name.as_deref(), spec);
+        let r = run_batch(&snap, &config, input, name.as_deref(), sheet, spec);
         drop(tmp);
         r
     })
@@ -219,6 +233,7 @@ pub async fn locate_batch(
         ("quartiers-a-verifier", s.to_check),
         ("quartiers-non-localisees", s.not_located),
     ];
+    let sheet = s.sheet.clone();
     drop(outcome.file);
     let mut resp = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
     let h = resp.headers_mut();
@@ -229,7 +244,26 @@ pub async fn locate_batch(
     for (k, v) in headers {
         h.insert(k, HeaderValue::from(v));
     }
+    if let Some(sheet) = sheet {
+        if let Ok(v) = HeaderValue::from_str(&percent_encode(&sheet.name)) {
+            h.insert("quartiers-feuille", v);
+        }
+        h.insert("quartiers-feuilles", HeaderValue::from(sheet.count as u64));
+    }
     Ok(resp)
+}
+
+/// Percent-encodes everything but unreserved ASCII (RFC 3986), for a header value.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl BatchFields {

@@ -10,6 +10,7 @@
 mod collections;
 mod contracts;
 mod framework;
+mod funding;
 mod geo;
 mod history;
 mod json;
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
             "/contracts/{slug}/{collection}/{index}/move",
             post(collections::move_item),
         )
+        .merge(funding::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -199,8 +201,9 @@ impl utoipa::Modify for SecuritySchemes {
 pub fn openapi_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
+        let mut doc = ApiDoc::openapi();
+        doc.merge(funding::FundingApi::openapi());
+        doc.to_pretty_json()
             .expect("the OpenAPI document serializes")
     })
 }

@@ -3,6 +3,7 @@
 //! database changes, the answers to "is this point / address / file in a QPV?", and the
 //! imports shared by the pages, the API and the command line.
 
+pub mod beneficiaries;
 pub mod import;
 
 use quartiers_geo::{Crs, IndexOptions, Location, Perimeter, PerimeterIndex, PerimeterKind};
@@ -668,6 +669,7 @@ pub struct GeoService {
     current: RwLock<Option<Arc<Snapshot>>>,
     last_check: Mutex<Option<Instant>>,
     rebuild: tokio::sync::Mutex<()>,
+    builds: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for GeoService {
@@ -679,7 +681,8 @@ impl std::fmt::Debug for GeoService {
 }
 
 impl GeoService {
-    /// A service over `store`; the snapshot is built at the first request.
+    /// A service over `store`; the snapshot is built by [`GeoService::build_now`] or at
+    /// the first request.
     pub fn new(store: Store, tolerance_m: f64) -> Self {
         GeoService {
             store,
@@ -687,6 +690,7 @@ impl GeoService {
             current: RwLock::new(None),
             last_check: Mutex::new(None),
             rebuild: tokio::sync::Mutex::new(()),
+            builds: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -722,6 +726,7 @@ impl GeoService {
         }
         let version = self.store.geo_registry_version().await?;
         let existing = self.current.read().unwrap().clone();
+        let existing_version = existing.as_ref().map(|s| s.version);
         if let Some(s) = existing.filter(|s| s.version == version) {
             let fingerprint = self.store.contracts_fingerprint().await?;
             if *s.contracts_fingerprint.read().unwrap() != fingerprint {
@@ -732,17 +737,48 @@ impl GeoService {
             *self.last_check.lock().unwrap() = Some(Instant::now());
             return Ok(s);
         }
+        let why = if existing_version.is_some() {
+            "registry changed"
+        } else {
+            "first request"
+        };
+        self.rebuild_locked(why).await
+    }
+
+    /// Builds the snapshot now (at start-up, before listening), logging the build time;
+    /// later registry changes are still picked up by [`GeoService::snapshot`].
+    pub async fn build_now(&self) -> StoreResult<Arc<Snapshot>> {
+        let _guard = self.rebuild.lock().await;
+        self.rebuild_locked("start-up").await
+    }
+
+    /// The snapshot built so far, without checking the registry (`None` before the first
+    /// build).
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().unwrap().clone()
+    }
+
+    /// How many snapshots this service has built.
+    pub fn builds(&self) -> u64 {
+        self.builds.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn rebuild_locked(&self, why: &str) -> StoreResult<Arc<Snapshot>> {
         let t = Instant::now();
         let snap = Arc::new(Snapshot::load(&self.store, self.tolerance_m).await?);
         tracing::info!(
+            reason = why,
             version = snap.version,
             perimeters = snap.entries.len(),
             addresses = snap.addresses.len(),
-            seconds = t.elapsed().as_secs_f64(),
-            "geography index rebuilt"
+            build_ms = t.elapsed().as_millis() as u64,
+            "geography index built in {:.2} s",
+            t.elapsed().as_secs_f64()
         );
         *self.current.write().unwrap() = Some(snap.clone());
         *self.last_check.lock().unwrap() = Some(Instant::now());
+        self.builds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(snap)
     }
 }

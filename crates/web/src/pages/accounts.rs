@@ -102,7 +102,7 @@ async fn render(
                         @if let Some(e) = err("contract") { p.fr-error-text { (e) } }
                     }
                     div class=(group("institution")) {
-                        label.fr-label for="institution" { "Institution ou structure" span.fr-hint-text { "Pour un financeur ou un porteur de projet." } }
+                        label.fr-label for="institution" { "Institution ou structure" span.fr-hint-text { "Pour un instructeur financeur : le code du financeur sur le contrat (etat, mel…), qui lui permet d'instruire les lignes de ce financeur. Pour un porteur de projet : sa structure." } }
                         input.fr-input #institution type="text" name="institution" value=(form.institution);
                         @if let Some(e) = err("institution") { p.fr-error-text { (e) } }
                     }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::geo::import::{report_lines, store_read_output};
 use crate::geo::{self, LocateAnswer, Snapshot, PRECISION_NOTE};
 use crate::layout::{self, Frame};
+use crate::upload::{self, UploadError};
 use crate::AppState;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -20,8 +21,6 @@ use quartiers_io::table::{ColumnSpec, TableFormat};
 use serde::Deserialize;
 use std::io::{Seek, SeekFrom, Write};
 
-/// Largest file accepted by the batch page and the batch API.
-pub const MAX_BATCH_BYTES: u64 = 1 << 30;
 /// Largest result embedded in the result page (larger ones are sent as a download).
 const MAX_INLINE_RESULT: u64 = 25 * 1024 * 1024;
 
@@ -545,11 +544,11 @@ pub async fn contract_map(
 
 // ---- Batch ----
 
-fn batch_form(q: &BatchFields) -> Markup {
+fn batch_form(q: &BatchFields, limit: &str) -> Markup {
     html! {
         form method="post" action="/quartiers-prioritaires/localiser-un-fichier" enctype="multipart/form-data" #form-fichier {
             div.fr-upload-group.fr-mb-3w {
-                label.fr-label for="fichier" { "Fichier CSV ou XLSX" span.fr-hint-text { "Colonnes lon/lat, latitude/longitude, x/y (Lambert-93) ou adresse ; séparateur , ; ou tabulation ; UTF-8 ou Windows-1252. 1 Go au plus." } }
+                label.fr-label for="fichier" { "Fichier CSV ou XLSX" span.fr-hint-text { "Colonnes lon/lat, latitude/longitude, x/y (Lambert-93) ou adresse ; séparateur , ; ou tabulation ; UTF-8 ou Windows-1252. " (limit) " au plus." } }
                 input.fr-upload type="file" #fichier name="fichier" accept=".csv,.txt,.tsv,.xlsx" required;
             }
             details.fr-mb-3w {
@@ -559,6 +558,7 @@ fn batch_form(q: &BatchFields) -> Markup {
                 div.fr-input-group { label.fr-label for="col-x" { "Colonne X (Lambert-93)" } input.fr-input #col-x name="x" value=(q.x); }
                 div.fr-input-group { label.fr-label for="col-y" { "Colonne Y (Lambert-93)" } input.fr-input #col-y name="y" value=(q.y); }
                 div.fr-input-group { label.fr-label for="col-adresse" { "Colonne(s) d'adresse, séparées par des virgules" } input.fr-input #col-adresse name="adresse" value=(q.address); }
+                div.fr-input-group { label.fr-label for="feuille" { "Feuille du classeur XLSX" span.fr-hint-text { "Par défaut la première ; la feuille traitée est indiquée dans le résumé." } } input.fr-input #feuille name="feuille" value=(q.sheet); }
             }
             button.fr-btn type="submit" { "Localiser le fichier" }
             p.fr-text--sm.fr-mt-2w { "Le fichier est traité puis effacé : rien de son contenu n'est conservé sur la plateforme. Le résultat vous est rendu en téléchargement." }
@@ -581,6 +581,8 @@ pub struct BatchFields {
     y: String,
     #[serde(default, alias = "adresse")]
     address: String,
+    #[serde(default, alias = "feuille")]
+    sheet: String,
 }
 
 impl BatchFields {
@@ -592,6 +594,7 @@ impl BatchFields {
             x,
             y,
             address,
+            sheet: std::mem::take(&mut self.sheet),
         };
     }
 
@@ -643,8 +646,10 @@ pub struct BatchOutcome {
 /// Runs a batch on a file already on disk (blocking: call from `spawn_blocking`).
 pub fn run_batch(
     snap: &Snapshot,
+    config: &crate::Config,
     mut input: std::fs::File,
     file_name: Option<&str>,
+    sheet: Option<String>,
     spec: ColumnSpec,
 ) -> std::result::Result<BatchOutcome, String> {
     let mut head = [0u8; 4];
@@ -654,9 +659,10 @@ pub fn run_batch(
     let opts = ProcessOptions {
         columns: spec,
         format: Some(format),
+        sheet,
         ..ProcessOptions::default()
     };
-    let mut out = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut out = config.temp_file().map_err(|e| e.to_string())?;
     let summary = process_table(
         std::io::BufReader::new(input),
         std::io::BufWriter::new(out.as_file_mut()),
@@ -737,37 +743,12 @@ fn batch_page(
                 p.fr-text--lead { "Ajoutez à chaque ligne d'un fichier CSV ou XLSX son QPV, les autres périmètres, le statut (dans un QPV, hors QPV, à vérifier, non localisé), la distance au QPV le plus proche et le score de géocodage." }
                 @if let Some(e) = error { div.fr-alert.fr-alert--error.fr-mb-3w role="alert" #erreur { h2.fr-alert__title { "Le fichier n'a pas pu être traité" } p { (e) } } }
                 (result)
-                (batch_form(q))
+                (batch_form(q, &state.config.max_upload_fr()))
                 (precision_note())
             },
         )
         .into_string(),
     )
-}
-
-/// Writes a multipart field to a temporary file, refusing more than `max` bytes.
-pub async fn field_to_temp(
-    mut field: axum::extract::multipart::Field<'_>,
-    max: u64,
-) -> Result<tempfile::NamedTempFile> {
-    let mut tmp = tempfile::NamedTempFile::new().map_err(anyhow::Error::from)?;
-    let mut total = 0u64;
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| Error::BadRequest(format!("Envoi interrompu ou mal formé : {e}")))?
-    {
-        total += chunk.len() as u64;
-        if total > max {
-            return Err(Error::BadRequest(format!(
-                "Fichier trop volumineux : {} Mo au plus.",
-                max / (1024 * 1024)
-            )));
-        }
-        tmp.write_all(&chunk).map_err(anyhow::Error::from)?;
-    }
-    tmp.flush().map_err(anyhow::Error::from)?;
-    Ok(tmp)
 }
 
 /// POST /quartiers-prioritaires/localiser-un-fichier
@@ -778,7 +759,7 @@ pub async fn batch_submit(
 ) -> Result<Response> {
     let mut q = BatchFields::default();
     let mut upload: Option<(tempfile::NamedTempFile, String)> = None;
-    let mut too_big: Option<String> = None;
+    let mut refused: Option<(StatusCode, String)> = None;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -788,13 +769,25 @@ pub async fn batch_submit(
         match name.as_str() {
             "fichier" => {
                 let file_name = field.file_name().unwrap_or("fichier.csv").to_string();
-                match field_to_temp(field, MAX_BATCH_BYTES).await {
+                match upload::field_to_temp(&state.config, field).await {
                     Ok(t) => upload = Some((t, file_name)),
-                    Err(Error::BadRequest(m)) => too_big = Some(m),
-                    Err(e) => return Err(e),
+                    Err(UploadError::TooLarge) => {
+                        refused = Some((
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            upload::too_large_message(
+                                &state.config,
+                                Some(&file_name),
+                                Some("quartiers locate"),
+                            ),
+                        ))
+                    }
+                    Err(UploadError::Interrupted(m)) => {
+                        refused = Some((StatusCode::BAD_REQUEST, m))
+                    }
+                    Err(UploadError::Io(e)) => return Err(anyhow::Error::from(e).into()),
                 }
             }
-            "lon" | "lat" | "x" | "y" | "adresse" => {
+            "lon" | "lat" | "x" | "y" | "adresse" | "feuille" => {
                 let v = field
                     .text()
                     .await
@@ -804,21 +797,19 @@ pub async fn batch_submit(
                     "lat" => q.lat = v,
                     "x" => q.x = v,
                     "y" => q.y = v,
+                    "feuille" => q.sheet = v,
                     _ => q.address = v,
                 }
             }
             _ => {}
         }
     }
-    let fail = |m: &str| {
-        Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            batch_page(&state, &visitor, &q, Some(m), html! {}),
-        )
-            .into_response())
+    let fail_with = |status: StatusCode, m: &str| {
+        Ok((status, batch_page(&state, &visitor, &q, Some(m), html! {})).into_response())
     };
-    if let Some(m) = too_big {
-        return fail(&m);
+    let fail = |m: &str| fail_with(StatusCode::UNPROCESSABLE_ENTITY, m);
+    if let Some((status, m)) = refused {
+        return fail_with(status, &m);
     }
     let Some((tmp, file_name)) = upload else {
         return fail("Choisissez un fichier CSV ou XLSX.");
@@ -833,8 +824,10 @@ pub async fn batch_submit(
     let snap = state.geo.snapshot().await?;
     let input = tmp.reopen().map_err(anyhow::Error::from)?;
     let fname = file_name.clone();
+    let sheet = Some(q.sheet.trim().to_string()).filter(|s| !s.is_empty());
+    let config = state.config.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let r = run_batch(&snap, input, Some(&fname), spec);
+        let r = run_batch(&snap, &config, input, Some(&fname), sheet, spec);
         drop(tmp); // the upload is deleted as soon as it is read
         r
     })
@@ -894,6 +887,7 @@ pub async fn batch_submit(
                     tr { th { "Hors QPV" } td #nb-hors { (s.outside_qpv) } }
                     tr { th { "À vérifier" } td #nb-verifier { (s.to_check) } }
                     tr { th { "Non localisées" } td #nb-non-localisees { (s.not_located) } }
+                    @if let Some(sh) = &s.sheet { tr { th { "Feuille traitée" } td #feuille-traitee { "« " (sh.name) " »" @if sh.count > 1 { " (sur " (sh.count) " feuilles du classeur)" } } } }
                 }
             } }
             pre.q-resume #resume-texte { (s.to_french_text()) }
@@ -949,7 +943,7 @@ async fn import_page(
                 form method="post" action="/quartiers-prioritaires/perimetres/importer" enctype="multipart/form-data" {
                     input type="hidden" name="csrf" value=(visitor.csrf());
                     div.fr-upload-group.fr-mb-3w {
-                        label.fr-label for="fichier" { "Fichier(s)" span.fr-hint-text { ".geojson, .json, .geojson.gz, .gpkg, ou les fichiers d'un shapefile" } }
+                        label.fr-label for="fichier" { "Fichier(s)" span.fr-hint-text { ".geojson, .json, .geojson.gz, .gpkg, ou les fichiers d'un shapefile ; " (state.config.max_upload_fr()) " au plus par fichier" } }
                         input.fr-upload type="file" #fichier name="fichier" multiple required;
                     }
                     div.fr-select-group { label.fr-label for="type" { "Type" }
@@ -1038,10 +1032,11 @@ pub async fn perimeter_import(
     mut multipart: Multipart,
 ) -> Result<Response> {
     may_import(&visitor)?;
-    let dir = tempfile::tempdir().map_err(anyhow::Error::from)?;
+    let dir = state.config.temp_dir().map_err(anyhow::Error::from)?;
     let mut f = PerimeterForm::default();
     let mut csrf = String::new();
     let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let mut refused: Option<(StatusCode, String)> = None;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -1050,7 +1045,30 @@ pub async fn perimeter_import(
         let name = field.name().unwrap_or("").to_string();
         if name == "fichier" {
             let fname = safe_name(field.file_name().unwrap_or("fichier.geojson"));
-            let tmp = field_to_temp(field, 512 * 1024 * 1024).await?;
+            if refused.is_some() {
+                continue; // the next field skips (drains) this one
+            }
+            let tmp = match upload::field_to_temp(&state.config, field).await {
+                Ok(t) => t,
+                Err(UploadError::TooLarge) => {
+                    // The other files of the form are dropped too: nothing is kept.
+                    files.clear();
+                    refused = Some((
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        upload::too_large_message(
+                            &state.config,
+                            Some(&fname),
+                            Some("quartiers perimeter import"),
+                        ),
+                    ));
+                    continue;
+                }
+                Err(UploadError::Interrupted(m)) => {
+                    refused = Some((StatusCode::BAD_REQUEST, m));
+                    continue;
+                }
+                Err(UploadError::Io(e)) => return Err(anyhow::Error::from(e).into()),
+            };
             if tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0) > 0 {
                 let path = dir.path().join(&fname);
                 tmp.persist(&path)
@@ -1074,6 +1092,14 @@ pub async fn perimeter_import(
         }
     }
     visitor.check_csrf(&csrf)?;
+    if let Some((status, m)) = refused {
+        drop(dir); // deletes the files already received
+        return Ok((
+            status,
+            import_page(&state, &visitor, &f, Some(&m), None).await?,
+        )
+            .into_response());
+    }
     let p = visitor.principal().ok_or(Error::Unauthorized)?;
     let contract_id = if f.contract.trim().is_empty() {
         if !p.is_admin {

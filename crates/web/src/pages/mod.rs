@@ -4,8 +4,10 @@ mod accounts;
 mod contract;
 mod edit;
 mod forms;
+mod funding;
 pub mod geo;
 mod home;
+mod outbox;
 mod session;
 
 use crate::auth::Visitor;
@@ -21,12 +23,14 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home::home))
         .route("/connexion", get(session::login_form).post(session::login))
         .route("/admin/comptes", get(accounts::list).post(accounts::create))
+        .route("/admin/courriels", get(outbox::list))
         .route("/deconnexion", post(session::logout))
         .route(
             "/contrats/nouveau",
             get(edit::import_form).post(edit::import),
         )
         .merge(geo_routes())
+        .merge(funding::routes())
         .route("/contrats/{slug}", get(contract::show))
         .route("/contrats/{slug}/export.json", get(contract::export))
         .route("/contrats/{slug}/avenants", get(contract::amendments))
