@@ -15,6 +15,8 @@ pub struct Frame {
     pub csrf: String,
     /// Whether the visitor administers the platform (shows the accounts link).
     pub is_admin: bool,
+    /// Whether the visitor belongs to a project carrier (shows « Mes dossiers »).
+    pub is_applicant: bool,
 }
 
 impl Frame {
@@ -26,6 +28,9 @@ impl Frame {
             user: visitor.principal().map(|p| p.email.clone()),
             csrf: visitor.csrf().to_string(),
             is_admin: visitor.principal().is_some_and(|p| p.is_admin),
+            is_applicant: visitor
+                .principal()
+                .is_some_and(|p| !p.organisations.is_empty() || p.roles.is_empty()),
         }
     }
 }
@@ -138,6 +143,7 @@ fn navigation(frame: &Frame) -> Markup {
                     li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires/suis-je-dans-un-qpv" { "Suis-je dans un quartier prioritaire ?" } }
                     li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires" { "Quartiers prioritaires" } }
                     li.fr-nav__item { a.fr-nav__link href="/quartiers-prioritaires/localiser-un-fichier" { "Localiser un fichier" } }
+                    @if frame.is_applicant { li.fr-nav__item { a.fr-nav__link href="/mes-dossiers" { "Mes dossiers" } } }
                     @if frame.is_admin { li.fr-nav__item { a.fr-nav__link href="/admin/comptes" { "Comptes" } } }
                     @if frame.is_admin { li.fr-nav__item { a.fr-nav__link href="/admin/courriels" { "Courriels" } } }
                 }

@@ -88,31 +88,17 @@ pub async fn wait_for(page: &chromiumoxide::Page, what: &str, ok: impl Fn(&str) 
     panic!("{what}: {}", page.content().await.unwrap_or_default());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pilot_edits_an_ambition_in_a_real_browser() {
-    let Some(headless) = Headless::launch().await else {
-        return;
-    };
-    let app = TestApp::spawn(Engine::Sqlite)
-        .await
-        .unwrap()
-        .with_demo()
-        .await;
-    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
-        .await;
-
-    let browser = &headless.browser;
-    let page = browser
-        .new_page(format!("{}/connexion", app.address))
-        .await
-        .unwrap();
+/// Signs `email` in (with the test password) through the sign-in form, on `page`.
+pub async fn sign_in(page: &chromiumoxide::Page, address: &str, email: &str) {
+    page.goto(format!("{address}/connexion")).await.unwrap();
+    wait_for(page, "sign-in form", |h| h.contains("id=\"password\"")).await;
     page.find_element("#email")
         .await
         .unwrap()
         .click()
         .await
         .unwrap()
-        .type_str("pilote@mel.fr")
+        .type_str(email)
         .await
         .unwrap();
     page.find_element("#password")
@@ -130,7 +116,25 @@ async fn pilot_edits_an_ambition_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    wait_for(&page, "signed in", |h| h.contains("Se déconnecter")).await;
+    wait_for(page, "signed in", |h| h.contains("Se déconnecter")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pilot_edits_an_ambition_in_a_real_browser() {
+    let Some(headless) = Headless::launch().await else {
+        return;
+    };
+    let app = TestApp::spawn(Engine::Sqlite)
+        .await
+        .unwrap()
+        .with_demo()
+        .await;
+    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
+        .await;
+
+    let browser = &headless.browser;
+    let page = browser.new_page("about:blank").await.unwrap();
+    sign_in(&page, &app.address, "pilote@mel.fr").await;
 
     page.goto(format!(
         "{}/contrats/mel-2024/cadre/e4-a3/modifier",

@@ -244,6 +244,14 @@ async fn signup_creates_account_and_organisation(app: TestApp) {
         r.location.as_deref(),
         Some("/connexion?suivant=/mes-dossiers")
     );
+    // The sign-in page offers to create an account; the menu has no « Mes dossiers » yet.
+    let sign_in = anon.get("/connexion?suivant=/mes-dossiers").await;
+    assert!(
+        sign_in.text.contains(r#"href="/inscription""#),
+        "{}",
+        sign_in.text
+    );
+    assert!(!sign_in.text.contains(r#"href="/mes-dossiers""#));
 
     let page = anon.get("/inscription").await;
     assert_eq!(page.status, 200, "{}", page.text);
@@ -321,6 +329,11 @@ async fn signup_creates_account_and_organisation(app: TestApp) {
     assert_eq!(page.status, 200, "signed in by the sign-up: {}", page.text);
     assert!(page.text.contains("Association Alma Numérique"));
     assert!(page.text.contains("asso@alma.fr"));
+    assert!(
+        page.text
+            .contains(r#"<a class="fr-nav__link" href="/mes-dossiers">Mes dossiers</a>"#),
+        "the menu leads a member to its applications"
+    );
     assert_eq!(anon.get("/mes-dossiers").await.status, 200);
     // Signed in, the sign-up page leads to adding an organisation instead.
     assert_eq!(

@@ -14,6 +14,7 @@ mod demo_contracts;
 mod forms_bad_input;
 mod funding_api;
 mod funding_applicant;
+mod funding_browser;
 mod funding_cycle;
 mod funding_instruction;
 mod funding_money;

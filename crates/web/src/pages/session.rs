@@ -57,6 +57,10 @@ fn render(
                             }
                             button.fr-btn type="submit" { "Se connecter" }
                         }
+                        hr.fr-mt-4w;
+                        h2.fr-h5 { "Vous n'avez pas de compte ?" }
+                        p { "Une association ou une autre structure qui souhaite déposer une demande de subvention crée son compte, puis sa structure." }
+                        a.fr-btn.fr-btn--secondary href="/inscription" { "Créer un compte" }
                     }
                 }
             },
