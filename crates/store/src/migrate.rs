@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "funding_indexes",
         include_str!("../migrations/0004_funding_indexes.sql"),
     ),
+    (
+        5,
+        "outbox_claims",
+        include_str!("../migrations/0005_outbox_claims.sql"),
+    ),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -4,14 +4,17 @@
 //! sent, or records the error and keeps it pending (retried later, never lost). Without an
 //! SMTP server, mails stay in the outbox, where administrators read them on
 //! `/admin/courriels`.
+//!
+//! Several app servers may share the database: each round *claims* its mails first
+//! ([`Store::claim_mails`]), so a mail leaves once even when every server runs a deliverer,
+//! and the retry delay of a failing mail is stored with it, so it holds for every server.
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use quartiers_store::outbox::{Mail, OutboxMail};
 use quartiers_store::{Store, StoreResult};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often the deliverer looks for pending mails.
 pub const DELIVERY_INTERVAL: Duration = Duration::from_secs(5);
@@ -19,8 +22,11 @@ pub const DELIVERY_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// How long one SMTP exchange may take.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pending mails read per round.
-const BATCH: i64 = 500;
+/// Pending mails claimed per round.
+const BATCH: i64 = 100;
+/// How long a claimed mail is reserved for the server that claimed it (a round sends at
+/// most [`BATCH`] mails, each within [`SMTP_TIMEOUT`] in practice).
+pub const CLAIM_LEASE: Duration = Duration::from_secs(600);
 
 /// The default sender.
 pub const DEFAULT_FROM: &str = "Quartiers <ne-pas-repondre@localhost>";
@@ -108,35 +114,23 @@ impl std::fmt::Debug for Mailer {
 pub struct Round {
     /// Mails sent and marked sent.
     pub sent: usize,
-    /// Mails that failed (error recorded, still pending).
+    /// Mails that failed (error recorded, still pending, tried again later).
     pub failed: usize,
-    /// Pending mails left for later (waiting after earlier failures).
-    pub deferred: usize,
 }
 
-/// Retry delays of failing mails, kept in memory by the deliverer.
-#[derive(Debug, Default)]
-pub struct Backoff {
-    failures: HashMap<i64, (u32, Instant)>,
+/// The wait before trying again a mail that failed `attempts` times: the delivery interval,
+/// doubled at each failure, at most [`MAX_RETRY_DELAY`].
+pub fn retry_delay(attempts: i64) -> Duration {
+    let doublings = attempts.clamp(1, 12) as u32;
+    DELIVERY_INTERVAL
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_RETRY_DELAY)
 }
 
-impl Backoff {
-    fn ready(&self, id: i64, now: Instant) -> bool {
-        !matches!(self.failures.get(&id), Some((_, next)) if *next > now)
-    }
-
-    fn failed(&mut self, id: i64, now: Instant) {
-        let e = self.failures.entry(id).or_insert((0, now));
-        e.0 += 1;
-        let delay = DELIVERY_INTERVAL
-            .saturating_mul(1u32 << e.0.min(12))
-            .min(MAX_RETRY_DELAY);
-        e.1 = now + delay;
-    }
-
-    fn sent(&mut self, id: i64) {
-        self.failures.remove(&id);
-    }
+/// A name for this deliverer in the outbox's claims (host and process).
+fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "quartiers".into());
+    format!("{host}:{}", std::process::id())
 }
 
 impl Mailer {
@@ -177,31 +171,22 @@ impl Mailer {
             .map_err(|e| format!("envoi refusé ou impossible : {e}"))
     }
 
-    /// Sends the pending mails once, oldest first, marking each sent or recording its error
-    /// (it then stays pending, tried again after a growing delay kept in `backoff`).
-    pub async fn deliver_pending(
-        &self,
-        store: &Store,
-        backoff: &mut Backoff,
-    ) -> StoreResult<Round> {
+    /// Claims the mails whose time has come and sends them, oldest first, marking each sent
+    /// or recording its error (it then stays pending, tried again after [`retry_delay`]).
+    pub async fn deliver_pending(&self, store: &Store, worker: &str) -> StoreResult<Round> {
         let mut round = Round::default();
-        let pending: Vec<OutboxMail> = store.pending_mails(BATCH).await?;
-        for m in pending {
-            let now = Instant::now();
-            if !backoff.ready(m.id, now) {
-                round.deferred += 1;
-                continue;
-            }
+        let claimed: Vec<OutboxMail> = store.claim_mails(worker, BATCH, CLAIM_LEASE).await?;
+        for m in claimed {
             match self.send(&m.mail).await {
                 Ok(()) => {
                     store.mark_mail_sent(m.id).await?;
-                    backoff.sent(m.id);
                     round.sent += 1;
                 }
                 Err(e) => {
                     tracing::warn!(mail = m.id, error = %e, "mail not delivered, kept pending");
-                    store.mark_mail_failed(m.id, &e).await?;
-                    backoff.failed(m.id, now);
+                    store
+                        .mark_mail_failed(m.id, &e, retry_delay(m.attempts + 1))
+                        .await?;
                     round.failed += 1;
                 }
             }
@@ -230,16 +215,11 @@ pub fn spawn_deliverer(
     };
     tracing::info!(smtp = %redact_url(url), "mail delivery started");
     Some(tokio::spawn(async move {
-        let mut backoff = Backoff::default();
+        let worker = worker_name();
         loop {
-            match mailer.deliver_pending(&store, &mut backoff).await {
+            match mailer.deliver_pending(&store, &worker).await {
                 Ok(r) if r.sent + r.failed > 0 => {
-                    tracing::info!(
-                        sent = r.sent,
-                        failed = r.failed,
-                        deferred = r.deferred,
-                        "mail delivery round"
-                    )
+                    tracing::info!(sent = r.sent, failed = r.failed, "mail delivery round")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "mail delivery round failed"),
@@ -301,19 +281,10 @@ mod tests {
 
     #[test]
     fn failing_mails_wait_longer_and_longer() {
-        let mut b = Backoff::default();
-        let t0 = Instant::now();
-        assert!(b.ready(1, t0));
-        b.failed(1, t0);
-        assert!(!b.ready(1, t0 + DELIVERY_INTERVAL));
-        assert!(b.ready(1, t0 + DELIVERY_INTERVAL * 2));
-        for _ in 0..20 {
-            b.failed(1, t0);
-        }
-        assert!(!b.ready(1, t0 + MAX_RETRY_DELAY - Duration::from_secs(1)));
-        assert!(b.ready(1, t0 + MAX_RETRY_DELAY));
-        b.sent(1);
-        assert!(b.ready(1, t0));
-        assert!(b.ready(2, t0));
+        assert_eq!(retry_delay(1), DELIVERY_INTERVAL * 2);
+        assert_eq!(retry_delay(2), DELIVERY_INTERVAL * 4);
+        assert!(retry_delay(3) > retry_delay(2));
+        assert_eq!(retry_delay(40), MAX_RETRY_DELAY);
+        assert_eq!(retry_delay(0), retry_delay(1), "never retried at once");
     }
 }

@@ -3,11 +3,11 @@
 //! for platform administrators only.
 
 use crate::both_engines;
-use crate::helpers::TestApp;
+use crate::helpers::{session_csrf, TestApp};
 use base64::Engine as _;
 use quartiers_domain::Role;
 use quartiers_store::outbox::{Mail, OutboxMail};
-use quartiers_web::mail::{spawn_deliverer, Backoff, MailSettings, Mailer};
+use quartiers_web::mail::{spawn_deliverer, MailSettings, Mailer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -308,7 +308,14 @@ async fn unreachable_server(app: TestApp) {
         page.text
     );
 
-    // Once a server answers, the same mail leaves: it was kept pending.
+    assert!(
+        page.text.contains("1 essai en échec ; prochain essai le"),
+        "{}",
+        page.text
+    );
+
+    // Once a server answers, the mail still waits for its next try (stored with it, so it
+    // holds for every server)...
     let (port, inbox) = smtp_sink().await;
     let mailer = Mailer::new(
         &format!("smtp://127.0.0.1:{port}"),
@@ -316,7 +323,41 @@ async fn unreachable_server(app: TestApp) {
     )
     .unwrap();
     let round = mailer
-        .deliver_pending(&app.store, &mut Backoff::default())
+        .deliver_pending(&app.store, "serveur-b")
+        .await
+        .unwrap();
+    assert_eq!((round.sent, round.failed), (0, 0), "not due yet");
+    assert!(inbox.lock().unwrap().is_empty());
+
+    // ... unless an administrator brings it forward: other users and forged forms are refused.
+    app.user("porteur@asso-exemple.fr", None, false).await;
+    let other = app.signed_in("porteur@asso-exemple.fr").await;
+    let token = session_csrf(&other).await;
+    let r = other
+        .post_form("/admin/courriels/reessayer", &[("csrf", token.as_str())])
+        .await;
+    assert_eq!(r.status, 403);
+    let admin = app.signed_in("admin@quartiers.fr").await;
+    let r = admin
+        .post_form("/admin/courriels/reessayer", &[("csrf", "forgé")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        mailer
+            .deliver_pending(&app.store, "serveur-b")
+            .await
+            .unwrap(),
+        Default::default()
+    );
+    let r = admin
+        .submit("/admin/courriels", Some("/admin/courriels/reessayer"), &[])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location.as_deref(), Some("/admin/courriels"));
+
+    // The same mail leaves: it was kept pending.
+    let round = mailer
+        .deliver_pending(&app.store, "serveur-b")
         .await
         .unwrap();
     assert_eq!((round.sent, round.failed), (1, 0));
@@ -328,6 +369,40 @@ both_engines!(
     an_unreachable_server_keeps_mails_pending,
     unreachable_server
 );
+
+async fn two_servers(app: TestApp) {
+    // Two app servers share the database, each with its deliverer: every mail leaves once.
+    let (port, inbox) = smtp_sink().await;
+    let mails: Vec<Mail> = (1..=40)
+        .map(|i| Mail {
+            to: format!("porteur{i}@asso-exemple.fr"),
+            subject: format!("Dossier n° {i} : accusé de réception"),
+            body: "Votre demande a bien été déposée.".into(),
+        })
+        .collect();
+    app.store.enqueue_mails(&mails).await.unwrap();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let a = Mailer::new(&url, "contrat-de-ville@mel.fr").unwrap();
+    let b = Mailer::new(&url, "contrat-de-ville@mel.fr").unwrap();
+    let (ra, rb) = tokio::join!(
+        a.deliver_pending(&app.store, "serveur-a"),
+        b.deliver_pending(&app.store, "serveur-b")
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.sent + rb.sent, 40, "{ra:?} {rb:?}");
+    assert_eq!(ra.failed + rb.failed, 0);
+    // A round claims at most its batch; a second round finds nothing left.
+    let again = a.deliver_pending(&app.store, "serveur-a").await.unwrap();
+    assert_eq!(again.sent + again.failed, 0);
+    let got = inbox.lock().unwrap().clone();
+    let mut to: Vec<String> = got.iter().flat_map(|r| r.rcpt_to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(got.len(), 40, "each mail sent once");
+    assert_eq!(to.len(), 40);
+    assert!(app.store.pending_mails(100).await.unwrap().is_empty());
+}
+both_engines!(two_servers_send_each_mail_once, two_servers);
 
 async fn outbox_page(app: TestApp) {
     let app = app.with_demo().await;

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/connexion", get(session::login_form).post(session::login))
         .route("/admin/comptes", get(accounts::list).post(accounts::create))
         .route("/admin/courriels", get(outbox::list))
+        .route("/admin/courriels/reessayer", post(outbox::retry_now))
         .route("/deconnexion", post(session::logout))
         .route(
             "/contrats/nouveau",

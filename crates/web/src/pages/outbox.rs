@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::layout::{self, Frame};
 use crate::AppState;
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
 use maud::{html, Markup};
 use quartiers_domain::permissions::Action;
 use quartiers_store::outbox::OutboxMail;
@@ -31,7 +32,10 @@ fn status(m: &OutboxMail) -> Markup {
         } @else if let Some(e) = &m.last_error {
             p.fr-badge.fr-badge--error.fr-badge--sm.fr-mb-0 { "erreur" }
             p.fr-text--xs.fr-mb-0.q-outbox-error { (e) }
-            p.fr-text--xs.fr-mb-0 { "nouvel essai automatique" }
+            p.fr-text--xs.fr-mb-0 {
+                (m.attempts) " essai" @if m.attempts > 1 { "s" } " en échec"
+                @if let Some(next) = &m.next_attempt_at { " ; prochain essai le " (when(next)) }
+            }
         } @else {
             p.fr-badge.fr-badge--info.fr-badge--sm.fr-mb-0 { "en attente" }
         }
@@ -68,6 +72,16 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Htm
                         ", dont " (pending) " en attente."
                     }
                 }
+                // Whichever server delivers (several may share the database), a failed mail
+                // waits for its next try: let the administrator bring it forward.
+                @if mails.iter().any(|m| m.sent_at.is_none() && m.last_error.is_some()) {
+                    form method="post" action="/admin/courriels/reessayer" {
+                        input type="hidden" name="csrf" value=(visitor.csrf());
+                        button.fr-btn.fr-btn--secondary.fr-icon-refresh-line.fr-btn--icon-left type="submit" {
+                            "Réessayer maintenant les courriels en attente"
+                        }
+                    }
+                }
                 @if !mails.is_empty() {
                     div.fr-table { table #courriels {
                         caption { "Courriels, du plus récent au plus ancien" }
@@ -95,6 +109,28 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Htm
         )
         .into_string(),
     ))
+}
+
+/// The CSRF token of a bare button form.
+#[derive(serde::Deserialize)]
+pub struct ButtonForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST /admin/courriels/reessayer: every pending mail is due now (after the SMTP settings
+/// were fixed, say) instead of waiting for its next automatic try.
+#[tracing::instrument(skip_all)]
+pub async fn retry_now(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<ButtonForm>,
+) -> Result<Response> {
+    visitor.require(Action::Administer)?;
+    visitor.check_csrf(&form.csrf)?;
+    let n = state.store.retry_mails_now().await?;
+    tracing::info!(mails = n, "pending mails made due now");
+    Ok(Redirect::to("/admin/courriels").into_response())
 }
 
 #[cfg(test)]
