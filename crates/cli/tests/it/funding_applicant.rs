@@ -1383,6 +1383,16 @@ async fn report_with_beneficiaries(app: TestApp) {
     assert!(dash.text.contains("Bilan en retard"), "{}", dash.text);
     assert!(dash.text.contains(&path));
 
+    // The actual's income rows offer the financers by name.
+    let page = c.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<option value="etat">État</option>"#)
+            || page.text.contains(r#"<option value="etat" selected>État</option>"#),
+        "{}",
+        page.text
+    );
+
     // Access: members only.
     assert_eq!(other.get(&path).await.status, 403);
     assert_eq!(app.client().get(&path).await.status, 303);

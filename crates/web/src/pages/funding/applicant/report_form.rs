@@ -179,6 +179,7 @@ fn render(
     errors: &ValidationErrors,
     notice: Notice,
     shown: &ReportBody,
+    funders: &[(String, String)],
 ) -> Html<String> {
     let frame = Frame::new(state, visitor);
     let title = format!("Bilan du dossier {}", app.reference);
@@ -229,7 +230,7 @@ fn render(
                             div.fr-fieldset__element {
                                 p.fr-hint-text { "Pré-rempli avec le budget prévisionnel : indiquez les montants réalisés." }
                                 @if let Some(e) = field_error(errors, "actual") { p.fr-error-text { (e) } }
-                                (budget_form::tables(&input.budget, errors, &funders_of(app), "Réalisé"))
+                                (budget_form::tables(&input.budget, errors, funders, "Réalisé"))
                                 button.fr-btn.fr-btn--tertiary.fr-btn--sm type="submit" name="action" value="add_rows" { "Ajouter des lignes" }
                             }
                         }
@@ -288,13 +289,21 @@ fn render(
     )
 }
 
-/// The financers named in the forecast, offered on the actual's account-74 rows.
-fn funders_of(app: &StoredApplication) -> Vec<(String, String)> {
-    app.body
+/// The financers named in the forecast (code, name), offered on the actual's account-74 rows.
+async fn funders_of(state: &AppState, app: &StoredApplication) -> Result<Vec<(String, String)>> {
+    let names = state.store.funders(app.contract_id).await?;
+    Ok(app
+        .body
         .requested_by_funder()
         .into_iter()
-        .map(|(f, _)| (f.clone(), f))
-        .collect()
+        .map(|(code, _)| {
+            let name = names
+                .iter()
+                .find(|f| f.code == code)
+                .map_or_else(|| code.clone(), |f| f.name.clone());
+            (code, name)
+        })
+        .collect())
 }
 
 /// `?enregistre=1` / `?depose=1` after a save.
@@ -355,6 +364,7 @@ pub async fn form(
             actual: app.body.budget.clone(),
             ..Default::default()
         });
+    let funders = funders_of(&state, &app).await?;
     Ok(render(
         &state,
         &visitor,
@@ -364,6 +374,7 @@ pub async fn form(
         &ValidationErrors::new(),
         notice,
         &shown,
+        &funders,
     )
     .into_response())
 }
@@ -408,6 +419,7 @@ pub async fn save(
     let report = state.store.report(id).await?;
     let stored_body = report.as_ref().map(|r| r.body.clone());
     let mut input = ReportInput::read(&app, &form);
+    let funders = funders_of(&state, &app).await?;
     let shown_before = stored_body.clone().unwrap_or_else(|| ReportBody {
         actual: app.body.budget.clone(),
         ..Default::default()
@@ -428,6 +440,7 @@ pub async fn save(
                 errors,
                 notice,
                 shown,
+                &funders,
             ),
         )
             .into_response()
