@@ -1388,7 +1388,9 @@ async fn report_with_beneficiaries(app: TestApp) {
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
         page.text.contains(r#"<option value="etat">État</option>"#)
-            || page.text.contains(r#"<option value="etat" selected>État</option>"#),
+            || page
+                .text
+                .contains(r#"<option value="etat" selected>État</option>"#),
         "{}",
         page.text
     );

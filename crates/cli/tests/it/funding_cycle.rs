@@ -406,6 +406,18 @@ async fn cycle(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(moved, vec![(app_id, Status::Decide)]);
+    // The reason stays on the line that went over its envelope only.
+    let minutes = store.committee_decisions(committee).await.unwrap();
+    let reasons: Vec<(&str, Option<&str>)> = minutes
+        .iter()
+        .map(|d| (d.funder.as_str(), d.override_reason.as_deref()))
+        .collect();
+    assert!(
+        reasons.contains(&("roubaix", Some("Priorité municipale"))),
+        "{reasons:?}"
+    );
+    assert!(reasons.contains(&("etat", None)), "{reasons:?}");
+    assert!(reasons.contains(&("mel", None)), "{reasons:?}");
     let usage = store.envelope_use(call).await.unwrap();
     assert_eq!(
         usage

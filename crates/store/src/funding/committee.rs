@@ -239,6 +239,8 @@ impl Store {
                 );
                 continue;
             }
+            // The pilot's reason is kept on the lines that go over their envelope only.
+            let mut overrun_reason = None;
             if d.decision == Decision::Accorde {
                 let component = cur.body.component.clone();
                 let env: Option<i64> = sqlx::query_scalar("SELECT amount FROM envelopes WHERE call_id = $1 AND funder_code = $2 AND component = $3")
@@ -267,13 +269,14 @@ impl Store {
                         );
                         continue;
                     }
+                    overrun_reason = override_reason;
                 }
             }
             sqlx::query("UPDATE funding_lines SET decision = $1, decided = $2, committee_id = $3, override_reason = $4 WHERE id = $5")
                 .bind(d.decision.code())
                 .bind(amount)
                 .bind(committee_id)
-                .bind(override_reason)
+                .bind(overrun_reason)
                 .bind(line.id)
                 .execute(&mut *tx)
                 .await?;
@@ -281,7 +284,7 @@ impl Store {
                 "{} — {}{}",
                 d.decision.label(),
                 super::euros(amount),
-                override_reason
+                overrun_reason
                     .map(|r| format!(" — dépassement d'enveloppe confirmé : {r}"))
                     .unwrap_or_default()
             );
