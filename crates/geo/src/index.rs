@@ -1372,6 +1372,34 @@ impl PerimeterIndex {
         (v.n_inside, parts, v.n_near, cand)
     }
 
+    /// TEMP diagnostics: (offset, n_cand, chains evaluated, n_parts, n_near, n_inside)
+    #[doc(hidden)]
+    pub fn tmp_diag(&self, lon: f64, lat: f64) -> (u32, usize, usize, usize, usize, usize, bool) {
+        let (off, gj) = self.cell_id(lon, lat);
+        let v = self.view(off);
+        let (kx, ky) = self.scales[(gj >> 4) as usize];
+        let mut ev = 0;
+        let mut best = f64::INFINITY;
+        let l = self.locate(lon, lat);
+        let inq = l.nearest_qpv.map(|x| x.1 == 0.0).unwrap_or(false);
+        if !inq {
+        for &c in &self.blob[v.cand_at()..v.cand_at() + v.n_cand] {
+            let ch = &self.chains[c as usize];
+            let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
+            let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
+            if dx * dx + dy * dy > best {
+                continue;
+            }
+            ev += 1;
+            let (d, _) = chain_min(ch, lon, lat, kx, ky);
+            if d < best {
+                best = d;
+            }
+        }
+        }
+        (off, v.n_cand, ev, v.n_parts, v.n_near, v.n_inside, inq)
+    }
+
     /// The perimeter with this id.
     pub fn perimeter(&self, id: PerimeterId) -> &Perimeter {
         &self.perimeters[id as usize]

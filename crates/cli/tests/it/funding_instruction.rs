@@ -8,11 +8,12 @@ use crate::both_engines;
 use crate::helpers::{session_csrf, Client, TestApp, PASSWORD};
 use quartiers_domain::funding::budget::{BudgetLine, YearBudget};
 use quartiers_domain::funding::{
-    ApplicationBody, CallSettings, Envelope, Event, Opinion, ProposedIndicator, Status,
+    ApplicationBody, CallSettings, Decision, Envelope, Event, Opinion, ProposedIndicator, Status,
 };
 use quartiers_domain::{Cents, QpvCode, Rna, Role, Siret};
 use quartiers_store::contracts::Author;
 use quartiers_store::funding::calls::Funder;
+use quartiers_store::funding::committee::LineDecision;
 use quartiers_store::funding::organisations::NewOrganisation;
 
 const MEL: &str = "mel-2024";
@@ -1243,3 +1244,157 @@ async fn committee(app: TestApp) {
 }
 
 both_engines!(committee_decides_in_bulk_against_envelopes, committee);
+
+/// Lines of `apps` that carry a decision, and the decision audit rows written for them.
+async fn decided_and_audited(app: &TestApp, apps: &[i64]) -> (usize, usize) {
+    let mut decided = 0;
+    let mut audited = 0;
+    for id in apps {
+        decided += app
+            .store
+            .funding_lines(*id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|l| l.decision.is_some())
+            .count();
+        audited += app
+            .store
+            .application_events(*id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event.starts_with("decision:"))
+            .count();
+    }
+    (decided, audited)
+}
+
+async fn interrupted_committee(app: TestApp) {
+    let app = app.with_demo().await;
+    let f = fixture(&app, 1_000_000).await;
+    let mut apps = Vec::new();
+    for i in 0..6 {
+        apps.push(
+            ready_for_committee(
+                &app,
+                &f,
+                &format!("Action {i}"),
+                &[("etat", 10_000), ("mel", 5_000)],
+                &[("etat", 10_000), ("mel", 5_000)],
+            )
+            .await,
+        );
+    }
+    let committee = app
+        .store
+        .create_committee(
+            f.call_id,
+            &today().to_string(),
+            "Comité de programmation",
+            "Préfet délégué",
+        )
+        .await
+        .unwrap();
+    let decisions: Vec<LineDecision> = apps
+        .iter()
+        .flat_map(|id| {
+            [("etat", 1_000_000), ("mel", 500_000)].map(|(funder, cents)| LineDecision {
+                application_id: *id,
+                funder: funder.into(),
+                decision: Decision::Accorde,
+                amount_cents: cents,
+            })
+        })
+        .collect();
+    let total = decisions.len();
+    let pilot = author("pilote");
+
+    // On PostgreSQL, the bulk decision is stopped for certain in its middle: another session
+    // holds the last application's lines, the decision waits on them after writing the
+    // others, and its connection is then killed, as when the process dies.
+    if app.database_url.starts_with("postgres") {
+        use sqlx::Connection;
+        let mut holder = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT id FROM funding_lines WHERE application_id = $1 FOR UPDATE")
+            .bind(apps[5])
+            .fetch_all(&mut holder)
+            .await
+            .unwrap();
+        let store = app.store.clone();
+        let batch = decisions.clone();
+        let p = pilot.clone();
+        let task = tokio::spawn(async move { store.decide(committee, &batch, None, &p).await });
+        let mut waiting: Option<i32> = None;
+        for _ in 0..200 {
+            waiting = sqlx::query_scalar(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE funding_lines%'",
+            )
+            .fetch_optional(&mut holder)
+            .await
+            .unwrap();
+            if waiting.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let pid = waiting.expect("the bulk decision waits on the held lines");
+        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut holder)
+            .await
+            .unwrap();
+        assert!(killed);
+        assert!(task.await.unwrap().is_err(), "the killed decision fails");
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        assert_eq!(
+            decided_and_audited(&app, &apps).await,
+            (0, 0),
+            "none of the lines written before the kill stays"
+        );
+    }
+
+    // On both engines: the decision abandoned at many points of its run (the task dropped,
+    // its transaction never committed) leaves all or none of it.
+    let mut delay = std::time::Duration::ZERO;
+    let mut interrupted = 0;
+    loop {
+        let store = app.store.clone();
+        let batch = decisions.clone();
+        let p = pilot.clone();
+        let task = tokio::spawn(async move { store.decide(committee, &batch, None, &p).await });
+        // Tokio's timers count whole milliseconds: wait finer than that by yielding.
+        let until = std::time::Instant::now() + delay;
+        while std::time::Instant::now() < until {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        let finished = matches!(task.await, Ok(Ok(_)));
+        let (decided, audited) = decided_and_audited(&app, &apps).await;
+        if decided == 0 {
+            assert_eq!(audited, 0);
+            assert!(!finished);
+            interrupted += 1;
+            delay += std::time::Duration::from_micros(100);
+            assert!(interrupted < 2_000, "the decision never completes");
+            continue;
+        }
+        assert_eq!((decided, audited), (total, total), "all or none");
+        break;
+    }
+    // (How many runs were stopped depends on the machine's speed; PostgreSQL's branch above
+    // is the one that stops the decision in its middle for certain.)
+    for id in &apps {
+        assert_eq!(
+            app.store.application(*id).await.unwrap().status,
+            Status::Decide
+        );
+    }
+}
+both_engines!(
+    a_bulk_decision_stopped_midway_leaves_all_or_none,
+    interrupted_committee
+);
