@@ -1383,19 +1383,19 @@ impl PerimeterIndex {
         let l = self.locate(lon, lat);
         let inq = l.nearest_qpv.map(|x| x.1 == 0.0).unwrap_or(false);
         if !inq {
-        for &c in &self.blob[v.cand_at()..v.cand_at() + v.n_cand] {
-            let ch = &self.chains[c as usize];
-            let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
-            let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
-            if dx * dx + dy * dy > best {
-                continue;
+            for &c in &self.blob[v.cand_at()..v.cand_at() + v.n_cand] {
+                let ch = &self.chains[c as usize];
+                let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
+                let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
+                if dx * dx + dy * dy > best {
+                    continue;
+                }
+                ev += 1;
+                let (d, _) = chain_min(ch, lon, lat, kx, ky);
+                if d < best {
+                    best = d;
+                }
             }
-            ev += 1;
-            let (d, _) = chain_min(ch, lon, lat, kx, ky);
-            if d < best {
-                best = d;
-            }
-        }
         }
         (off, v.n_cand, ev, v.n_parts, v.n_near, v.n_inside, inq)
     }

@@ -1,7 +1,7 @@
 //! Programming committees: a session with its date, members and agenda; decisions line by
 //! line or in bulk, all or nothing, checked against each financer's envelope.
 
-use super::applications::{audit, lines_in};
+use super::applications::{audit, lines_in, read_line, FundingLine};
 use super::transitions::{apply_event, current};
 use crate::contracts::Author;
 use crate::{get_i64, get_str, now_text, Store, StoreError, StoreResult};
@@ -79,7 +79,70 @@ pub struct CommitteeDecision {
     pub override_reason: Option<String>,
 }
 
+/// An application ready for the committee (its opinions all given), with its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgendaItem {
+    /// Application id.
+    pub id: i64,
+    /// Reference.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Organisation's name.
+    pub organisation: String,
+    /// Component (contrat de ville, pacte…).
+    pub component: String,
+    /// Its financer lines.
+    pub lines: Vec<FundingLine>,
+}
+
 impl Store {
+    /// The agenda of a call's committee: its applications whose opinions are all given, in
+    /// reference order, each with its lines (two queries, whatever the agenda's length).
+    pub async fn committee_agenda(&self, call_id: i64) -> StoreResult<Vec<AgendaItem>> {
+        let ready = Status::AvisRendus.code();
+        let mut items: Vec<AgendaItem> = sqlx::query(
+            "SELECT a.id, a.reference, a.title, a.component, o.name AS organisation \
+             FROM applications a JOIN organisations o ON o.id = a.organisation_id \
+             WHERE a.call_id = $1 AND a.status = $2 ORDER BY a.reference",
+        )
+        .bind(call_id)
+        .bind(ready)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AgendaItem {
+                id: get_i64(r, "id")?,
+                reference: get_str(r, "reference")?,
+                title: get_str(r, "title")?,
+                organisation: get_str(r, "organisation")?,
+                component: get_str(r, "component")?,
+                lines: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+        let lines = sqlx::query(
+            "SELECT l.* FROM funding_lines l JOIN applications a ON a.id = l.application_id \
+             WHERE a.call_id = $1 AND a.status = $2 ORDER BY l.id",
+        )
+        .bind(call_id)
+        .bind(ready)
+        .fetch_all(&self.pool)
+        .await?;
+        let position: std::collections::HashMap<i64, usize> =
+            items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
+        for r in &lines {
+            let line = read_line(r)?;
+            // A line of an application that moved between the two reads is left out with it.
+            if let Some(&i) = position.get(&line.application_id) {
+                items[i].lines.push(line);
+            }
+        }
+        items.retain(|it| !it.lines.is_empty());
+        Ok(items)
+    }
+
     /// Creates a committee session.
     pub async fn create_committee(
         &self,

@@ -203,18 +203,26 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CommitteeView>> {
     let committee = steered_committee(&state, &visitor, id).await?;
-    let mut agenda = Vec::new();
-    for row in state.store.applications_of_call(committee.call_id).await? {
-        if row.status != Status::AvisRendus.code() {
-            continue;
-        }
-        let app = state.store.application(row.id).await?;
-        agenda.push(AgendaItem {
-            lines: state.store.funding_lines(row.id).await?,
-            component: app.body.component,
-            application: row,
-        });
-    }
+    let mut rows: std::collections::HashMap<i64, _> = state
+        .store
+        .applications_of_call(committee.call_id)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let agenda = state
+        .store
+        .committee_agenda(committee.call_id)
+        .await?
+        .into_iter()
+        .filter_map(|item| {
+            rows.remove(&item.id).map(|row| AgendaItem {
+                lines: item.lines,
+                component: item.component,
+                application: row,
+            })
+        })
+        .collect();
     Ok(Json(CommitteeView {
         envelopes: state.store.envelope_use(committee.call_id).await?,
         agenda,

@@ -16,12 +16,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, DOCTYPE};
-use quartiers_domain::funding::{Decision, Opinion, Status};
+use quartiers_domain::funding::{Decision, Opinion};
 use quartiers_domain::Role;
 use quartiers_domain::{Cents, ValidationErrors};
 use quartiers_store::funding::applications::FundingLine;
 use quartiers_store::funding::calls::{Call, Funder};
-use quartiers_store::funding::committee::{Committee, LineDecision};
+use quartiers_store::funding::committee::{AgendaItem as Item, Committee, LineDecision};
 use quartiers_store::StoreError;
 use std::collections::HashMap;
 
@@ -206,39 +206,12 @@ pub async fn create(
 
 // ---- A session: agenda and bulk decisions ----
 
-/// One application on the agenda, with its lines.
-struct Item {
-    id: i64,
-    reference: String,
-    title: String,
-    organisation: String,
-    component: String,
-    lines: Vec<FundingLine>,
-}
-
 /// The agenda: applications of the call whose opinions are all given, restricted to those
 /// soliciting the visitor's financers when the visitor is not a pilot.
 async fn agenda(state: &AppState, seat: &Seat) -> Result<Vec<Item>> {
-    let mut out = Vec::new();
-    for row in state.store.applications_of_call(seat.call.id).await? {
-        if row.status != Status::AvisRendus.code() {
-            continue;
-        }
-        let lines = state.store.funding_lines(row.id).await?;
-        if !seat.steers && !lines.iter().any(|l| seat.may_decide(&l.funder)) {
-            continue;
-        }
-        let app = state.store.application(row.id).await?;
-        out.push(Item {
-            id: row.id,
-            reference: row.reference,
-            title: row.title,
-            organisation: row.organisation,
-            component: app.body.component,
-            lines,
-        });
-    }
-    Ok(out)
+    let mut items = state.store.committee_agenda(seat.call.id).await?;
+    items.retain(|it| seat.steers || it.lines.iter().any(|l| seat.may_decide(&l.funder)));
+    Ok(items)
 }
 
 /// The decision form, as typed: per (application, financer), the decision code and amount.
