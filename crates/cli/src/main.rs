@@ -82,6 +82,9 @@ enum Command {
         #[command(subcommand)]
         command: funding_commands::BenchCommand,
     },
+    /// Queue the reminder mails of end-of-action reports due within 30 days or overdue, each
+    /// once (`serve` does it every hour; this is for a deployment that prefers cron).
+    Reminders(#[command(flatten)] Db),
     /// Generate test loads.
     Generate {
         #[command(subcommand)]
@@ -229,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if deliverer.is_none() {
                 eprintln!("Aucun serveur SMTP configuré (--smtp-url) : les courriels restent dans la boîte d'envoi, /admin/courriels.");
             }
+            quartiers_web::reminders::spawn_reminders(store.clone());
             // The geography index is built before listening (its build time is logged).
             let app = quartiers_web::app_ready(store, config).await?;
             let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -341,6 +345,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ban { command, db } => geo_commands::ban(&open(&db).await?, command).await?,
         Command::Locate { args, db } => geo_commands::locate(&open(&db).await?, args).await?,
         Command::Bench { command } => funding_commands::bench(command).await?,
+        Command::Reminders(db) => {
+            let sent = open(&db)
+                .await?
+                .send_report_reminders(quartiers_store::today())
+                .await?;
+            println!(
+                "Rappels de bilan mis en file d'envoi : {} à rendre sous {} jours, {} en retard.",
+                sent.echeance,
+                quartiers_store::funding::reminders::DUE_SOON_DAYS,
+                sent.retard
+            );
+        }
         Command::Generate { command, db } => {
             funding_commands::generate(&open(&db).await?, command).await?
         }

@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox_claims",
         include_str!("../migrations/0005_outbox_claims.sql"),
     ),
+    (
+        6,
+        "report_reminders",
+        include_str!("../migrations/0006_report_reminders.sql"),
+    ),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

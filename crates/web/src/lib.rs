@@ -12,6 +12,7 @@ pub mod geo;
 pub mod layout;
 pub mod mail;
 pub mod pages;
+pub mod reminders;
 pub mod upload;
 
 use axum::Router;

@@ -1166,3 +1166,78 @@ async fn national_load_then_bench(app: TestApp) {
     }
 }
 both_engines!(generate_and_bench_cli, national_load_then_bench);
+
+async fn report_reminders(app: TestApp) {
+    let app = app.with_demo().await;
+    let w = decided(&app).await;
+    let today = quartiers_store::today();
+    let due = today + time::Duration::days(10);
+    app.store
+        .conventionner(
+            w.app_id,
+            &AgreementTerms {
+                advance_percent: 50,
+                report_due_on: due.to_string(),
+                obligations: "Logos des financeurs".into(),
+            },
+            &w.pilot,
+        )
+        .await
+        .unwrap();
+    let reference = app.store.application(w.app_id).await.unwrap().reference;
+    let before = app.store.outbox(100).await.unwrap().len();
+
+    // Due in 10 days: the command line queues the first reminder, once.
+    let (ok, out, err) = run_cli(&["reminders", "--database", &app.database_url]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1 à rendre sous 30 jours, 0 en retard"),
+        "{out}"
+    );
+    let (ok, out, _) = run_cli(&["reminders", "--database", &app.database_url]);
+    assert!(
+        ok && out.contains("0 à rendre sous 30 jours, 0 en retard"),
+        "{out}"
+    );
+    let mails = app.store.outbox(100).await.unwrap();
+    assert_eq!(mails.len(), before + 1);
+    assert_eq!(mails[0].mail.to, "contact@alma.fr");
+    assert_eq!(
+        mails[0].mail.subject,
+        format!(
+            "Bilan à rendre avant le {} — dossier {reference}",
+            quartiers_domain::french::french_date(&due.to_string())
+        )
+    );
+
+    // Twenty days later the report is overdue: a second reminder, once.
+    let later = today + time::Duration::days(20);
+    let sent = app.store.send_report_reminders(later).await.unwrap();
+    assert_eq!((sent.echeance, sent.retard), (0, 1));
+    let sent = app.store.send_report_reminders(later).await.unwrap();
+    assert_eq!((sent.echeance, sent.retard), (0, 0));
+    let mails = app.store.outbox(100).await.unwrap();
+    assert_eq!(mails.len(), before + 2);
+    assert_eq!(
+        mails[0].mail.subject,
+        format!("Bilan en retard — dossier {reference}")
+    );
+
+    // Once the report is filed, no reminder is due any more.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM report_reminders")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    sqlx::query("UPDATE applications SET status = 'bilan_depose' WHERE id = $1")
+        .bind(w.app_id)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let much_later = today + time::Duration::days(400);
+    assert_eq!(
+        app.store.send_report_reminders(much_later).await.unwrap(),
+        Default::default()
+    );
+}
+both_engines!(report_reminders_are_sent_once, report_reminders);

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod committee;
 pub mod dashboards;
 pub mod organisations;
+pub mod reminders;
 pub mod reports;
 pub mod submission;
 mod transitions;
