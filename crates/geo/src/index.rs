@@ -539,25 +539,28 @@ fn seg_rect_d2(ax: f64, ay: f64, bx: f64, by: f64, x0: f64, y0: f64, x1: f64, y1
 /// Exact even-odd / on-boundary test of `(x, y)` against a list of edges that contains
 /// every edge of the polygon that can intersect the horizontal ray from the point to
 /// +∞ (and every edge through the point). Returns true when covered.
+///
+/// Most edges are decided by comparisons alone (crossing the ray's line strictly right
+/// of the point, or not at all): they update the parity without a branch, and only the
+/// few edges that need an orientation test or touch the ray's line take the exact path.
 #[inline]
 fn covers(edges: &[Edge], x: f64, y: f64) -> bool {
     let mut inside = false;
     for e in edges {
         let up_a = e.ay > y;
         let up_b = e.by > y;
-        if up_a != up_b {
-            let (minx, maxx) = if e.ax < e.bx {
-                (e.ax, e.bx)
-            } else {
-                (e.bx, e.ax)
-            };
-            if maxx < x {
-                continue;
-            }
-            if minx > x {
-                inside = !inside;
-                continue;
-            }
+        let cross = up_a != up_b;
+        let (minx, maxx) = if e.ax < e.bx {
+            (e.ax, e.bx)
+        } else {
+            (e.bx, e.ax)
+        };
+        inside ^= cross & (minx > x);
+        let hard = (cross & (minx <= x) & (maxx >= x)) | (!cross & ((e.ay == y) | (e.by == y)));
+        if !hard {
+            continue;
+        }
+        if cross {
             let o = robust::orient2d(
                 robust::Coord { x: e.ax, y: e.ay },
                 robust::Coord { x: e.bx, y: e.by },
@@ -1359,9 +1362,12 @@ impl PerimeterIndex {
         let (kx, ky) = self.scales[(gj >> 4) as usize];
         if v.n_near > 0 {
             let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
+            // All the edges, without an early exit (no unpredictable branch).
             loc.near_boundary = self.blob[v.near_at()..v.near_at() + v.n_near]
                 .iter()
-                .any(|&e| edge_d2(&self.edges[e as usize], lon, lat, kx, ky) <= t2);
+                .fold(false, |n, &e| {
+                    n | (edge_d2(&self.edges[e as usize], lon, lat, kx, ky) <= t2)
+                });
         }
         if v.qpv_inside || v.n_parts > 0 {
             if let Some(&q) = loc.containing.iter().find(|&&p| self.is_qpv[p as usize]) {
@@ -1426,7 +1432,11 @@ impl PerimeterIndex {
 
     #[inline(always)]
     #[allow(clippy::needless_range_loop)]
-    fn locate_batch_impl<const AVX2: bool>(&self, points: &[(f64, f64)], mut f: impl FnMut(usize, Location)) {
+    fn locate_batch_impl<const AVX2: bool>(
+        &self,
+        points: &[(f64, f64)],
+        mut f: impl FnMut(usize, Location),
+    ) {
         // Software pipeline over groups of G points: at each step, group g goes through
         // level 1 (top and tiles, prefetch of the block entry), group g - 1 through
         // level 2 (block entry, prefetch of the descriptor), group g - 2 through level 3
@@ -1566,7 +1576,10 @@ impl PerimeterIndex {
                 let g = step - (D - 1);
                 let r = g % D;
                 for (k, &(x, y)) in group(g).iter().enumerate() {
-                    f(g * G + k, self.locate_in_cell::<AVX2>(state[r][k], gj[r][k], x, y));
+                    f(
+                        g * G + k,
+                        self.locate_in_cell::<AVX2>(state[r][k], gj[r][k], x, y),
+                    );
                 }
             }
         }
@@ -1609,38 +1622,6 @@ impl PerimeterIndex {
             .map(|(_, &c)| self.chains[c as usize].len as usize)
             .sum();
         (v.n_inside, parts, v.n_near, cand)
-    }
-
-    /// TEMP diagnostics: (offset, n_cand, chains evaluated, n_parts, n_near, n_inside)
-    #[doc(hidden)]
-    pub fn tmp_diag(&self, lon: f64, lat: f64) -> (u32, usize, usize, usize, usize, usize, bool) {
-        let (off, gj) = self.cell_id(lon, lat);
-        let v = self.view(off);
-        let (kx, ky) = self.scales[(gj >> 4) as usize];
-        let mut ev = 0;
-        let mut best = f64::INFINITY;
-        let l = self.locate(lon, lat);
-        let inq = l.nearest_qpv.map(|x| x.1 == 0.0).unwrap_or(false);
-        if !inq {
-            let m = if v.subdiv { self.sub_mask(&v, lon, lat) } else { u32::MAX };
-            for (i, &c) in self.blob[v.cand_at()..v.cand_at() + v.n_cand].iter().enumerate() {
-                if i < 32 && m >> i & 1 == 0 { continue; }
-                let ch = &self.chains[c as usize];
-                let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
-                let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
-                if dx * dx + dy * dy > best {
-                    continue;
-                }
-                ev += 1;
-                let (d, _) = chain_min(ch, lon, lat, kx, ky);
-                if d < best {
-                    best = d;
-                }
-            }
-        }
-        let m = if v.subdiv { self.sub_mask(&v, lon, lat) } else { u32::MAX };
-        let nc = if v.subdiv { m.count_ones() as usize } else { v.n_cand };
-        (off, nc, ev, v.n_parts, v.n_near, v.n_inside, inq)
     }
 
     /// The perimeter with this id.
