@@ -23,7 +23,8 @@ pub enum FireOutcome {
     AlreadyDone(Status),
 }
 
-pub(crate) fn summarize(lines: &[FundingLine]) -> LinesSummary {
+/// What the workflow's guards need to know of an application's financer lines.
+pub fn summarize(lines: &[FundingLine]) -> LinesSummary {
     LinesSummary {
         lines: lines.len(),
         with_opinion: lines.iter().filter(|l| l.opinion.is_some()).count(),

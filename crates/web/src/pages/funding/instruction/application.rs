@@ -17,7 +17,7 @@ use quartiers_domain::edit::flat_nodes;
 use quartiers_domain::funding::access::ApplicationScope;
 use quartiers_domain::funding::budget;
 use quartiers_domain::funding::call::document_label;
-use quartiers_domain::funding::workflow::events_from;
+use quartiers_domain::funding::workflow::{events_from, transition, Guards, TransitionError};
 use quartiers_domain::funding::{Event, Opinion, SubmissionContext};
 use quartiers_domain::{Cents, ValidationErrors};
 use quartiers_store::funding::applications::{FundingLine, StoredApplication};
@@ -230,11 +230,28 @@ fn opinion_form(
     }
 }
 
+/// Why the workflow would refuse `event` now (a guard on the financer lines or payments),
+/// so that the button is shown disabled with its reason instead of failing when pressed.
+/// Guards on what is typed (a required comment) or on submission are checked when posted.
+fn blocked_reason(app: &StoredApplication, lines: &[FundingLine], event: Event) -> Option<String> {
+    let guards = Guards {
+        lines: quartiers_store::funding::summarize(lines),
+        has_message: true,
+        left_to_pay: lines.iter().map(|l| l.agreed - l.paid).sum(),
+        ..Default::default()
+    };
+    match transition(app.status, event, &guards) {
+        Err(TransitionError::Guard(reason)) => Some(reason),
+        _ => None,
+    }
+}
+
 fn event_form(
     visitor: &Visitor,
     app: &StoredApplication,
     event: Event,
     refusal: Option<&EventRefusal>,
+    blocked: Option<String>,
 ) -> Markup {
     let typed = refusal
         .filter(|r| r.event == Some(event))
@@ -255,7 +272,12 @@ fn event_form(
                     textarea.fr-input id=(id) name="comment" rows="3" { (typed) }
                 }
             }
-            button class=(if danger { "fr-btn fr-btn--secondary" } else { "fr-btn" }) type="submit" { (layout::capitalize(event.label())) }
+            @if let Some(reason) = &blocked {
+                button class=(if danger { "fr-btn fr-btn--secondary" } else { "fr-btn" }) type="submit" disabled aria-describedby=(format!("bloque-{}", event.code())) { (layout::capitalize(event.label())) }
+                p.fr-hint-text id=(format!("bloque-{}", event.code())) { (reason) }
+            } @else {
+                button class=(if danger { "fr-btn fr-btn--secondary" } else { "fr-btn" }) type="submit" { (layout::capitalize(event.label())) }
+            }
         }
     }
 }
@@ -384,7 +406,7 @@ async fn render(
 
                 @if !events.is_empty() {
                     h2 #actions { "Actions" }
-                    @for e in &events { (event_form(visitor, app, *e, extras.refusal.as_ref())) }
+                    @for e in &events { (event_form(visitor, app, *e, extras.refusal.as_ref(), blocked_reason(app, &lines, *e))) }
                 }
 
                 h2 { "Le projet" }
