@@ -5,14 +5,12 @@
 //! listing every funding route.
 
 use crate::both_engines;
+use crate::funding_fixtures::{grant, register_funders};
 use crate::helpers::{Page, TestApp, PASSWORD};
 use quartiers_domain::funding::{ApplicationBody, CallSettings, Envelope, Event, Opinion};
-use quartiers_domain::{Cents, Role, Siret};
+use quartiers_domain::{Cents, Role};
 use quartiers_store::contracts::Author;
 use quartiers_store::funding::agreements::AgreementTerms;
-use quartiers_store::funding::calls::Funder;
-use quartiers_store::funding::committee::LineDecision;
-use quartiers_store::funding::organisations::NewOrganisation;
 use quartiers_web::auth::{hash_password, Password};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -851,24 +849,17 @@ async fn world(app: &TestApp) -> World {
         .await
         .unwrap();
     let contract = app.contract(MEL).await;
-    for (code, name) in [
-        ("etat", "État"),
-        ("mel", "Métropole européenne de Lille"),
-        ("roubaix", "Ville de Roubaix"),
-    ] {
-        store
-            .upsert_funder(
-                contract.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: None,
-                    siret: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
+    register_funders(
+        app,
+        contract.id,
+        &[
+            ("etat", "État"),
+            ("mel", "Métropole européenne de Lille"),
+            ("roubaix", "Ville de Roubaix"),
+        ],
+        None,
+    )
+    .await;
     let settings: CallSettings = serde_json::from_value(call_settings(2027, -10, 30)).unwrap();
     let envs: Vec<Envelope> = serde_json::from_value(envelopes(100_000, 100_000, 20_000)).unwrap();
     let call = store
@@ -876,24 +867,20 @@ async fn world(app: &TestApp) -> World {
         .await
         .unwrap();
     let find = |who: Who| ids.iter().find(|(w, _)| *w == who).unwrap().1;
-    let org = |name: &str, siret: &str, email: &str| NewOrganisation {
-        name: name.into(),
-        siret: Siret::parse(siret).unwrap(),
-        rna: None,
-        address: "Roubaix".into(),
-        legal_representative: "La présidente".into(),
-        email: email.into(),
-    };
     let org_a = store
         .create_organisation(
-            &org("Jeunes de l'Alma", SIRET_A, "a@exemple.fr"),
+            &crate::funding_fixtures::new_organisation("Jeunes de l'Alma", SIRET_A, "a@exemple.fr"),
             find(Who::AssoA),
         )
         .await
         .unwrap();
     let org_b = store
         .create_organisation(
-            &org("Quartiers solidaires", SIRET_B, "b@exemple.fr"),
+            &crate::funding_fixtures::new_organisation(
+                "Quartiers solidaires",
+                SIRET_B,
+                "b@exemple.fr",
+            ),
             find(Who::AssoB),
         )
         .await
@@ -984,30 +971,21 @@ async fn world(app: &TestApp) -> World {
         }
         stage.push(id);
     }
-    w.committee = store
-        .create_committee(call, &day(1), "Comité de programmation", "")
-        .await
-        .unwrap();
-    let grant = |app: i64, funder: &str| LineDecision {
-        application_id: app,
-        funder: funder.into(),
-        decision: quartiers_domain::funding::Decision::Accorde,
-        amount_cents: 500_000,
-    };
-    store
-        .decide(
-            w.committee,
-            &[
-                grant(stage[4], "etat"),
-                grant(stage[4], "mel"),
-                grant(stage[5], "etat"),
-                grant(stage[5], "mel"),
-            ],
-            None,
-            &pilot,
-        )
-        .await
-        .unwrap();
+    w.committee = grant(
+        app,
+        call,
+        &day(1),
+        "",
+        &[
+            (stage[4], "etat", 500_000),
+            (stage[4], "mel", 500_000),
+            (stage[5], "etat", 500_000),
+            (stage[5], "mel", 500_000),
+        ],
+        &pilot,
+    )
+    .await
+    .0;
     store
         .conventionner(
             stage[5],

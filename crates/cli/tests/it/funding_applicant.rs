@@ -4,19 +4,14 @@
 //! (another organisation's ids in the URL, anonymous visitors) and bad input.
 
 use crate::both_engines;
-use crate::helpers::{form_values, session_csrf, Client, Page, TestApp};
-use quartiers_domain::funding::budget::BudgetLine;
-use quartiers_domain::funding::{
-    ApplicationBody, CallSettings, Decision, Envelope, Event, Opinion, ProposedIndicator, Status,
-    YearBudget,
+use crate::funding_fixtures::{
+    application, author, budget, file_statutes, give_opinions, grant, labelled, new_organisation,
+    open_call, register_funders, save_call,
 };
-use quartiers_domain::ids::QpvCode;
-use quartiers_domain::{Cents, Role, Siret};
-use quartiers_store::contracts::Author;
+use crate::helpers::{form_values, session_csrf, Client, Page, TestApp};
+use quartiers_domain::funding::{ApplicationBody, CallSettings, Event, Status};
+use quartiers_domain::Role;
 use quartiers_store::funding::agreements::AgreementTerms;
-use quartiers_store::funding::calls::Funder;
-use quartiers_store::funding::committee::LineDecision;
-use quartiers_store::funding::organisations::NewOrganisation;
 use time::Duration;
 
 const SIRET: &str = "73282932000074";
@@ -32,53 +27,33 @@ struct Fixture {
 
 async fn fixture(app: &TestApp) -> Fixture {
     let contract = app.contract("mel-2024").await;
-    for (code, name) in [
-        ("etat", "État"),
-        ("mel", "Métropole européenne de Lille"),
-        ("roubaix", "Ville de Roubaix"),
-    ] {
-        app.store
-            .upsert_funder(
-                contract.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: Some(format!("{code}@financeurs.fr")),
-                    siret: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let today = quartiers_store::today();
-    let year = (today.year() + 1).min(2030);
-    let envelopes: Vec<Envelope> = ["etat", "mel", "roubaix"]
-        .iter()
-        .map(|f| Envelope {
-            funder: f.to_string(),
-            component: "Contrat de ville".into(),
-            amount_cents: Cents::new(100_000_000).unwrap(),
-        })
-        .collect();
-    let call_id = app
-        .store
-        .save_call(
-            contract.id,
-            None,
-            &CallSettings {
-                year,
-                title: format!("Appel à projets {year}"),
-                opens_on: (today - Duration::days(10)).to_string(),
-                closes_on: (today + Duration::days(30)).to_string(),
-                framing_note: "Priorité à l'emploi des jeunes.".into(),
-                required_documents: vec!["statuts".into()],
-                ..Default::default()
-            },
-            &envelopes,
-            (2024, 2030),
-        )
-        .await
-        .unwrap();
+    register_funders(
+        app,
+        contract.id,
+        &[
+            ("etat", "État"),
+            ("mel", "Métropole européenne de Lille"),
+            ("roubaix", "Ville de Roubaix"),
+        ],
+        Some("{code}@financeurs.fr"),
+    )
+    .await;
+    let year = (quartiers_store::today().year() + 1).min(2030);
+    let call_id = save_call(
+        app,
+        contract.id,
+        &CallSettings {
+            framing_note: "Priorité à l'emploi des jeunes.".into(),
+            required_documents: vec!["statuts".into()],
+            ..open_call(year, 10, 30)
+        },
+        &[
+            ("etat", 1_000_000),
+            ("mel", 1_000_000),
+            ("roubaix", 1_000_000),
+        ],
+    )
+    .await;
     Fixture {
         contract_id: contract.id,
         call_id,
@@ -88,72 +63,15 @@ async fn fixture(app: &TestApp) -> Fixture {
 
 /// An account that is the administrator of a new organisation: (user id, organisation id).
 async fn member(app: &TestApp, email: &str, name: &str, siret: &str) -> (i64, i64) {
-    app.user(email, None, false).await;
-    let uid = app.store.user_by_email(email).await.unwrap().unwrap().id;
-    let org = app
-        .store
-        .create_organisation(
-            &NewOrganisation {
-                name: name.into(),
-                siret: Siret::parse(siret).unwrap(),
-                rna: None,
-                address: "2 rue de l'Alma, 59100 Roubaix".into(),
-                legal_representative: "Marie Dupont, présidente".into(),
-                email: email.into(),
-            },
-            uid,
-        )
-        .await
-        .unwrap();
-    (uid, org)
-}
-
-fn author(uid: i64, email: &str) -> Author {
-    Author {
-        user_id: Some(uid),
-        label: email.into(),
-    }
-}
-
-fn line(account: u16, euros: i64, funder: Option<&str>) -> BudgetLine {
-    BudgetLine {
-        account,
-        label: "ligne".into(),
-        amount_cents: Cents::new(euros * 100).unwrap(),
-        funder: funder.map(str::to_string),
-    }
+    crate::funding_fixtures::member(app, email, &new_organisation(name, siret, email)).await
 }
 
 /// A complete application body for `year`.
 fn complete_body(year: i32) -> ApplicationBody {
-    ApplicationBody {
-        title: "Coup de pouce numérique".into(),
-        description: "Ateliers d'inclusion numérique".into(),
-        objectives: "Accompagner 120 habitants".into(),
-        start_on: format!("{year}-01-15"),
-        end_on: format!("{year}-12-31"),
-        places: "Roubaix, quartier de l'Alma".into(),
-        component: "Contrat de ville".into(),
-        framework_keys: vec!["e1".into()],
-        qpv_codes: vec![QpvCode::parse("QN05965M").unwrap()],
-        perimeters: vec![],
-        public_description: "Adultes éloignés du numérique".into(),
-        expected_beneficiaries: Some(120),
-        qpv_share_percent: Some(80),
-        indicators: vec![ProposedIndicator {
-            name: "Personnes accompagnées".into(),
-            target: 120.0,
-            unit: "personnes".into(),
-        }],
-        budget: vec![YearBudget {
-            year,
-            charges: vec![line(64, 30_000, None)],
-            income: vec![
-                line(74, 20_000, Some("etat")),
-                line(74, 10_000, Some("mel")),
-            ],
-        }],
-    }
+    application(
+        "Coup de pouce numérique",
+        vec![budget(year, &[("etat", 20_000), ("mel", 10_000)], 0)],
+    )
 }
 
 async fn post(c: &Client, path: &str, fields: &[(String, String)]) -> Page {
@@ -1074,17 +992,7 @@ async fn draft_application_lifecycle(app: TestApp) {
     assert_eq!(r.status, 422);
 
     // Submitted, it can no longer be edited here.
-    app.store
-        .add_document(
-            org,
-            "statuts",
-            "statuts.pdf",
-            "application/pdf",
-            b"%PDF-1.7",
-            uid,
-        )
-        .await
-        .unwrap();
+    file_statutes(&app, org, uid).await;
     let page = c.get(&edit).await;
     let r = post(
         &c,
@@ -1255,70 +1163,30 @@ both_engines!(renewal, renewal_prefills_from_last_year);
 /// report due yesterday (so it is overdue).
 async fn to_agreement(app: &TestApp, fx: &Fixture, uid: i64, org: i64) -> i64 {
     let a = author(uid, "admin@alma.fr");
-    app.store
-        .add_document(
-            org,
-            "statuts",
-            "statuts.pdf",
-            "application/pdf",
-            b"%PDF-1.7",
-            uid,
-        )
-        .await
-        .unwrap();
+    file_statutes(app, org, uid).await;
     let id = app
         .store
         .create_application(fx.call_id, org, &complete_body(fx.year), None, &a)
         .await
         .unwrap();
-    app.store
-        .fire(id, Event::Deposer, &a, None, None)
-        .await
-        .unwrap();
-    let pilot = Author {
-        user_id: None,
-        label: "pilote".into(),
-    };
-    app.store
-        .fire(id, Event::Instruire, &pilot, None, None)
-        .await
-        .unwrap();
-    for (f, amount) in [("etat", 2_000_000), ("mel", 1_000_000)] {
-        app.store
-            .give_opinion(
-                id,
-                f,
-                Opinion::Favorable,
-                Cents::new(amount).unwrap(),
-                None,
-                &pilot,
-            )
-            .await
-            .unwrap();
-    }
-    let committee = app
-        .store
-        .create_committee(
-            fx.call_id,
-            &quartiers_store::today().to_string(),
-            "Comité de programmation",
-            "État, MEL",
-        )
-        .await
-        .unwrap();
-    let decisions: Vec<LineDecision> = [("etat", 2_000_000), ("mel", 1_000_000)]
-        .iter()
-        .map(|(f, amount)| LineDecision {
-            application_id: id,
-            funder: f.to_string(),
-            decision: Decision::Accorde,
-            amount_cents: *amount,
-        })
-        .collect();
-    app.store
-        .decide(committee, &decisions, None, &pilot)
-        .await
-        .unwrap();
+    let pilot = labelled("pilote");
+    give_opinions(
+        app,
+        id,
+        &a,
+        &pilot,
+        &[("etat", 20_000, &pilot), ("mel", 10_000, &pilot)],
+    )
+    .await;
+    grant(
+        app,
+        fx.call_id,
+        &quartiers_store::today().to_string(),
+        "État, MEL",
+        &[(id, "etat", 2_000_000), (id, "mel", 1_000_000)],
+        &pilot,
+    )
+    .await;
     app.store
         .conventionner(
             id,

@@ -7,13 +7,14 @@
 //! HTTP tests of the same pages.
 
 use crate::browser::{sign_in, wait_for, Headless};
+use crate::funding_fixtures::{
+    file_statutes, member, new_organisation, open_call, register_funders, save_call, user,
+};
 use crate::helpers::{Engine, TestApp};
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
 use chromiumoxide::Page;
-use quartiers_domain::funding::{CallSettings, Envelope, Opinion, Status};
-use quartiers_domain::{Cents, Role, Siret};
-use quartiers_store::funding::calls::Funder;
-use quartiers_store::funding::organisations::NewOrganisation;
+use quartiers_domain::funding::{CallSettings, Opinion, Status};
+use quartiers_domain::Role;
 
 const APPLICANT: &str = "porteur@alma.fr";
 const INSTRUCTOR: &str = "instructeur@etat.fr";
@@ -143,97 +144,50 @@ async fn application_submitted_and_instructed_in_a_real_browser() {
 
     // The MEL's financers and its call for projects, open today.
     let contract = app.contract("mel-2024").await;
-    for (code, name) in [
-        ("etat", "État — Préfecture du Nord"),
-        ("mel", "Métropole Européenne de Lille"),
-    ] {
-        app.store
-            .upsert_funder(
-                contract.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: Some(format!("subventions@{code}.fr")),
-                    siret: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let today = quartiers_store::today();
-    let year = (today.year() + 1).min(2030);
+    register_funders(
+        &app,
+        contract.id,
+        &[
+            ("etat", "État — Préfecture du Nord"),
+            ("mel", "Métropole Européenne de Lille"),
+        ],
+        Some("subventions@{code}.fr"),
+    )
+    .await;
+    let year = (quartiers_store::today().year() + 1).min(2030);
     let call_title = format!("Appel à projets {year}");
-    let call_id = app
-        .store
-        .save_call(
-            contract.id,
-            None,
-            &CallSettings {
-                year,
-                title: call_title.clone(),
-                opens_on: (today - time::Duration::days(10)).to_string(),
-                closes_on: (today + time::Duration::days(30)).to_string(),
-                framing_note: "Priorité à l'emploi des jeunes.".into(),
-                required_documents: vec!["statuts".into()],
-                ..Default::default()
-            },
-            &["etat", "mel"].map(|f| Envelope {
-                funder: f.into(),
-                component: "Contrat de ville".into(),
-                amount_cents: Cents::new(100_000_000).unwrap(),
-            }),
-            (2024, 2030),
-        )
-        .await
-        .unwrap();
+    let call_id = save_call(
+        &app,
+        contract.id,
+        &CallSettings {
+            framing_note: "Priorité à l'emploi des jeunes.".into(),
+            required_documents: vec!["statuts".into()],
+            ..open_call(year, 10, 30)
+        },
+        &[("etat", 1_000_000), ("mel", 1_000_000)],
+    )
+    .await;
     // The applicant's organisation, with its statutes already on file.
-    app.user(APPLICANT, None, false).await;
-    let applicant_id = app
-        .store
-        .user_by_email(APPLICANT)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let org = app
-        .store
-        .create_organisation(
-            &NewOrganisation {
-                name: "Association Alma Numérique".into(),
-                siret: Siret::parse("73282932000074").unwrap(),
-                rna: None,
-                address: "1 rue de l'Alma, 59100 Roubaix".into(),
-                legal_representative: "Claire Dupont, présidente".into(),
-                email: "contact@alma.fr".into(),
-            },
-            applicant_id,
-        )
-        .await
-        .unwrap();
-    app.store
-        .add_document(
-            org,
-            "statuts",
-            "statuts.pdf",
-            "application/pdf",
-            b"%PDF-1.7",
-            applicant_id,
-        )
-        .await
-        .unwrap();
+    let (applicant_id, org) = member(
+        &app,
+        APPLICANT,
+        &new_organisation(
+            "Association Alma Numérique",
+            "73282932000074",
+            "contact@alma.fr",
+        ),
+    )
+    .await;
+    file_statutes(&app, org, applicant_id).await;
     // The State's instructor.
-    app.user(INSTRUCTOR, None, false).await;
-    let instructor_id = app
-        .store
-        .user_by_email(INSTRUCTOR)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    app.store
-        .grant_role(instructor_id, contract.id, Role::Financeur, Some("etat"))
-        .await
-        .unwrap();
+    user(
+        &app,
+        INSTRUCTOR,
+        Some(Role::Financeur),
+        Some("etat"),
+        contract.id,
+    )
+    .await;
 
     let page = headless.browser.new_page("about:blank").await.unwrap();
     // Chromium's default 800 px window: narrower than the DSFR's desktop header, so this also

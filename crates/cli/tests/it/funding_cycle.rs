@@ -6,92 +6,36 @@
 //! trail, the outbox and the dashboards tell the same story.
 
 use crate::both_engines;
+use crate::funding_fixtures::{
+    application, budget, eur, file_statutes, line, mel_staff, new_organisation, open_call,
+    organisation, register_funders, save_call, user,
+};
 use crate::helpers::TestApp;
-use quartiers_domain::funding::budget::BudgetLine;
 use quartiers_domain::funding::report::AchievedIndicator;
 use quartiers_domain::funding::{
-    ApplicationBody, CallSettings, Decision, Envelope, Event, Opinion, ProposedIndicator,
-    ReportBody, Status, YearBudget,
+    ApplicationBody, CallSettings, Decision, Event, Opinion, ReportBody, Status, YearBudget,
 };
-use quartiers_domain::{Cents, QpvCode, Rna, Role, Siret};
-use quartiers_store::contracts::Author;
+use quartiers_domain::Rna;
 use quartiers_store::funding::agreements::AgreementTerms;
-use quartiers_store::funding::calls::Funder;
 use quartiers_store::funding::committee::LineDecision;
 use quartiers_store::funding::dashboards::{DashboardFilter, Dimension};
 use quartiers_store::funding::organisations::NewOrganisation;
 use quartiers_store::funding::FireOutcome;
 use quartiers_store::StoreError;
 
-fn eur(e: i64) -> Cents {
-    Cents::new(e * 100).unwrap()
-}
-
-fn line(account: u16, euros: i64, funder: Option<&str>) -> BudgetLine {
-    BudgetLine {
-        account,
-        label: format!("compte {account}"),
-        amount_cents: eur(euros),
-        funder: funder.map(str::to_string),
-    }
-}
-
 fn year(y: i32) -> YearBudget {
-    YearBudget {
-        year: y,
-        charges: vec![line(64, 40_000, None), line(60, 5_000, None)],
-        income: vec![
-            line(74, 20_000, Some("etat")),
-            line(74, 15_000, Some("mel")),
-            line(74, 5_000, Some("roubaix")),
-            line(75, 5_000, None),
-        ],
-    }
+    budget(
+        y,
+        &[("etat", 20_000), ("mel", 15_000), ("roubaix", 5_000)],
+        5_000,
+    )
 }
 
 /// A complete two-year application.
 pub fn body() -> ApplicationBody {
     ApplicationBody {
-        title: "Coup de pouce numérique".into(),
-        description: "Ateliers d'inclusion numérique au centre social".into(),
-        objectives: "Rendre autonomes 120 habitants par an".into(),
-        start_on: "2026-01-05".into(),
-        end_on: "2027-12-18".into(),
-        places: "Roubaix, Alma".into(),
-        component: "Contrat de ville".into(),
         framework_keys: vec!["e1".into(), "e1-a1".into()],
-        qpv_codes: vec![QpvCode::parse("QN05965M").unwrap()],
-        perimeters: vec![],
-        public_description: "Adultes éloignés du numérique".into(),
-        expected_beneficiaries: Some(120),
-        qpv_share_percent: Some(80),
-        indicators: vec![ProposedIndicator {
-            name: "Personnes accompagnées".into(),
-            target: 240.0,
-            unit: "personnes".into(),
-        }],
-        budget: vec![year(2026), year(2027)],
-    }
-}
-
-async fn user(
-    app: &TestApp,
-    email: &str,
-    role: Option<Role>,
-    institution: Option<&str>,
-    contract_id: i64,
-) -> Author {
-    app.user(email, None, false).await;
-    let id = app.store.user_by_email(email).await.unwrap().unwrap().id;
-    if let Some(r) = role {
-        app.store
-            .grant_role(id, contract_id, r, institution)
-            .await
-            .unwrap();
-    }
-    Author {
-        user_id: Some(id),
-        label: email.into(),
+        ..application("Coup de pouce numérique", vec![year(2026), year(2027)])
     }
 }
 
@@ -99,95 +43,45 @@ async fn cycle(app: TestApp) {
     let app = app.with_demo().await;
     let store = &app.store;
     let mel = app.contract("mel-2024").await;
-    let pilot = user(
-        &app,
-        "pilote@mel.fr",
-        Some(Role::Pilote),
-        Some("mel"),
-        mel.id,
-    )
-    .await;
-    let state = user(
-        &app,
-        "instructrice@etat.fr",
-        Some(Role::Financeur),
-        Some("etat"),
-        mel.id,
-    )
-    .await;
-    let roubaix = user(
-        &app,
-        "instructeur@roubaix.fr",
-        Some(Role::Financeur),
-        Some("roubaix"),
-        mel.id,
-    )
-    .await;
+    let (pilot, state, roubaix) = mel_staff(&app, mel.id).await;
     let carrier = user(&app, "presidente@asso.fr", None, None, mel.id).await;
 
-    for (code, name) in [
-        ("etat", "État (programme 147)"),
-        ("mel", "Métropole Européenne de Lille"),
-        ("roubaix", "Ville de Roubaix"),
-    ] {
-        store
-            .upsert_funder(
-                mel.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: Some(format!("politique-ville@{code}.fr")),
-                    siret: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
+    register_funders(
+        &app,
+        mel.id,
+        &[
+            ("etat", "État (programme 147)"),
+            ("mel", "Métropole Européenne de Lille"),
+            ("roubaix", "Ville de Roubaix"),
+        ],
+        Some("politique-ville@{code}.fr"),
+    )
+    .await;
     let today = quartiers_store::today();
     let settings = CallSettings {
-        year: 2026,
-        title: "Appel à projets 2026".into(),
-        opens_on: (today - time::Duration::days(10)).to_string(),
-        closes_on: (today + time::Duration::days(20)).to_string(),
         required_documents: vec!["statuts".into()],
-        ..Default::default()
+        ..open_call(2026, 10, 20)
     };
-    let envelopes = vec![
-        Envelope {
-            funder: "etat".into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(100_000),
+    let call = save_call(
+        &app,
+        mel.id,
+        &settings,
+        &[("etat", 100_000), ("mel", 50_000), ("roubaix", 8_000)],
+    )
+    .await;
+    let org = organisation(
+        &app,
+        &NewOrganisation {
+            rna: Some(Rna::parse("W595012345").unwrap()),
+            ..new_organisation(
+                "Association Alma Numérique",
+                "73282932000074",
+                "contact@asso.fr",
+            )
         },
-        Envelope {
-            funder: "mel".into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(50_000),
-        },
-        Envelope {
-            funder: "roubaix".into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(8_000),
-        },
-    ];
-    let call = store
-        .save_call(mel.id, None, &settings, &envelopes, (2024, 2030))
-        .await
-        .unwrap();
-
-    let org = store
-        .create_organisation(
-            &NewOrganisation {
-                name: "Association Alma Numérique".into(),
-                siret: Siret::parse("73282932000074").unwrap(),
-                rna: Some(Rna::parse("W595012345").unwrap()),
-                address: "12 rue de l'Alma, 59100 Roubaix".into(),
-                legal_representative: "Mme la présidente".into(),
-                email: "contact@asso.fr".into(),
-            },
-            carrier.user_id.unwrap(),
-        )
-        .await
-        .unwrap();
+        &carrier,
+    )
+    .await;
 
     // A draft is saved and resumed; submission names what is missing.
     let mut draft = body();
@@ -227,17 +121,7 @@ async fn cycle(app: TestApp) {
         "Coup de pouce numérique"
     );
 
-    store
-        .add_document(
-            org,
-            "statuts",
-            "statuts.pdf",
-            "application/pdf",
-            b"%PDF-1.4 statuts",
-            carrier.user_id.unwrap(),
-        )
-        .await
-        .unwrap();
+    file_statutes(&app, org, carrier.user_id.unwrap()).await;
     assert_eq!(
         store
             .fire(app_id, Event::Deposer, &carrier, None, Some(v2))
@@ -603,42 +487,13 @@ async fn closed_call(app: TestApp) {
     let store = &app.store;
     let mel = app.contract("mel-2024").await;
     let carrier = user(&app, "asso@exemple.fr", None, None, mel.id).await;
-    store
-        .upsert_funder(
-            mel.id,
-            &Funder {
-                code: "etat".into(),
-                name: "État".into(),
-                email: None,
-                siret: None,
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .upsert_funder(
-            mel.id,
-            &Funder {
-                code: "mel".into(),
-                name: "MEL".into(),
-                email: None,
-                siret: None,
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .upsert_funder(
-            mel.id,
-            &Funder {
-                code: "roubaix".into(),
-                name: "Roubaix".into(),
-                email: None,
-                siret: None,
-            },
-        )
-        .await
-        .unwrap();
+    register_funders(
+        &app,
+        mel.id,
+        &[("etat", "État"), ("mel", "MEL"), ("roubaix", "Roubaix")],
+        None,
+    )
+    .await;
     let settings = CallSettings {
         year: 2025,
         title: "Appel à projets 2025".into(),
@@ -646,32 +501,25 @@ async fn closed_call(app: TestApp) {
         closes_on: "2024-10-31".into(),
         ..Default::default()
     };
-    let env: Vec<Envelope> = ["etat", "mel", "roubaix"]
-        .iter()
-        .map(|f| Envelope {
-            funder: (*f).into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(1_000_000),
-        })
-        .collect();
-    let call = store
-        .save_call(mel.id, None, &settings, &env, (2024, 2030))
-        .await
-        .unwrap();
-    let org = store
-        .create_organisation(
-            &NewOrganisation {
-                name: "Asso".into(),
-                siret: Siret::parse("73282932000074").unwrap(),
-                rna: None,
-                address: "Lille".into(),
-                legal_representative: "Président".into(),
-                email: "asso@exemple.fr".into(),
-            },
-            carrier.user_id.unwrap(),
-        )
-        .await
-        .unwrap();
+    let call = save_call(
+        &app,
+        mel.id,
+        &settings,
+        &[
+            ("etat", 1_000_000),
+            ("mel", 1_000_000),
+            ("roubaix", 1_000_000),
+        ],
+    )
+    .await;
+    let org = organisation(
+        &app,
+        &NewOrganisation {
+            ..new_organisation("Asso", "73282932000074", "asso@exemple.fr")
+        },
+        &carrier,
+    )
+    .await;
     let id = store
         .create_application(call, org, &body(), None, &carrier)
         .await

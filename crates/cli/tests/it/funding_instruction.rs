@@ -5,14 +5,14 @@
 //! minutes. Each route is tried by a role allowed and a role refused.
 
 use crate::both_engines;
-use crate::helpers::{session_csrf, Client, TestApp, PASSWORD};
-use quartiers_domain::funding::budget::{BudgetLine, YearBudget};
-use quartiers_domain::funding::{
-    ApplicationBody, CallSettings, Decision, Envelope, Event, Opinion, ProposedIndicator, Status,
+use crate::funding_fixtures::{
+    application, author, budget, give_opinions, labelled, member, new_organisation, open_call,
+    save_call, user,
 };
-use quartiers_domain::{Cents, QpvCode, Rna, Role, Siret};
+use crate::helpers::{session_csrf, Client, TestApp, PASSWORD};
+use quartiers_domain::funding::{ApplicationBody, CallSettings, Decision, Opinion, Status};
+use quartiers_domain::{Rna, Role};
 use quartiers_store::contracts::Author;
-use quartiers_store::funding::calls::Funder;
 use quartiers_store::funding::committee::LineDecision;
 use quartiers_store::funding::organisations::NewOrganisation;
 
@@ -26,67 +26,20 @@ const OTHER: &str = "porteur@autre-asso.fr";
 
 /// Creates an account with `role` on the MEL contract acting for `institution`.
 async fn user_for(app: &TestApp, email: &str, role: Role, institution: Option<&str>) -> i64 {
-    app.user(email, None, false).await;
-    let id = app.store.user_by_email(email).await.unwrap().unwrap().id;
     let c = app.contract(MEL).await;
-    app.store
-        .grant_role(id, c.id, role, institution)
-        .await
-        .unwrap();
-    id
+    let account = user(app, email, Some(role), institution, c.id).await;
+    account.user_id.unwrap()
 }
 
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-fn author(label: &str) -> Author {
-    Author {
-        user_id: None,
-        label: label.into(),
-    }
-}
-
-fn line(account: u16, euros: i64, funder: Option<&str>) -> BudgetLine {
-    BudgetLine {
-        account,
-        label: format!("compte {account}"),
-        amount_cents: Cents::new(euros * 100).unwrap(),
-        funder: funder.map(str::to_string),
-    }
-}
-
 /// A complete application asking each (financer, euros).
 fn body(title: &str, asks: &[(&str, i64)]) -> ApplicationBody {
-    let total: i64 = asks.iter().map(|(_, a)| a).sum();
     ApplicationBody {
-        title: title.into(),
-        description: "Ateliers d'inclusion numérique".into(),
-        objectives: "Accompagner 120 habitants".into(),
-        start_on: "2026-01-15".into(),
-        end_on: "2026-12-31".into(),
-        places: "Roubaix, quartier de l'Alma".into(),
-        component: "Contrat de ville".into(),
         framework_keys: vec!["e1".into(), "e1-a1".into()],
-        qpv_codes: vec![QpvCode::parse("QN05965M").unwrap()],
-        perimeters: vec![],
-        public_description: "Adultes éloignés du numérique".into(),
-        expected_beneficiaries: Some(120),
-        qpv_share_percent: Some(80),
-        indicators: vec![ProposedIndicator {
-            name: "Personnes accompagnées".into(),
-            target: 120.0,
-            unit: "personnes".into(),
-        }],
-        budget: vec![YearBudget {
-            year: 2026,
-            charges: vec![line(64, total + 5_000, None)],
-            income: asks
-                .iter()
-                .map(|(f, a)| line(74, *a, Some(f)))
-                .chain([line(70, 5_000, None)])
-                .collect(),
-        }],
+        ..application(title, vec![budget(2026, asks, 5_000)])
     }
 }
 
@@ -100,98 +53,50 @@ struct Fixture {
 
 async fn fixture(app: &TestApp, envelope_etat: i64) -> Fixture {
     let c = app.contract(MEL).await;
-    for (code, name) in [
-        ("etat", "État — Préfecture du Nord"),
-        ("mel", "Métropole Européenne de Lille"),
-        ("roubaix", "Ville de Roubaix"),
-        ("region", "Région Hauts-de-France"),
-    ] {
-        app.store
-            .upsert_funder(
-                c.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: Some(format!("subventions@{code}.fr")),
-                    siret: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
+    crate::funding_fixtures::register_funders(
+        app,
+        c.id,
+        &[
+            ("etat", "État — Préfecture du Nord"),
+            ("mel", "Métropole Européenne de Lille"),
+            ("roubaix", "Ville de Roubaix"),
+            ("region", "Région Hauts-de-France"),
+        ],
+        Some("subventions@{code}.fr"),
+    )
+    .await;
     let settings = CallSettings {
-        year: 2026,
-        title: "Appel à projets 2026".into(),
-        opens_on: (today() - time::Duration::days(30)).to_string(),
-        closes_on: (today() + time::Duration::days(60)).to_string(),
         framing_note: "Priorité à l'emploi des jeunes.".into(),
         calendar: "Comité de programmation en mars.".into(),
-        ..Default::default()
+        ..open_call(2026, 30, 60)
     };
-    let env = |f: &str, euros: i64| Envelope {
-        funder: f.into(),
-        component: "Contrat de ville".into(),
-        amount_cents: Cents::new(euros * 100).unwrap(),
-    };
-    let call_id = app
-        .store
-        .save_call(
-            c.id,
-            None,
-            &settings,
-            &[
-                env("etat", envelope_etat),
-                env("mel", 100_000),
-                env("roubaix", 50_000),
-                env("region", 50_000),
-            ],
-            (2024, 2030),
-        )
-        .await
-        .unwrap();
+    let call_id = save_call(
+        app,
+        c.id,
+        &settings,
+        &[
+            ("etat", envelope_etat),
+            ("mel", 100_000),
+            ("roubaix", 50_000),
+            ("region", 50_000),
+        ],
+    )
+    .await;
     user_for(app, PILOT, Role::Pilote, Some("mel")).await;
     user_for(app, STATE, Role::Financeur, Some("etat")).await;
     user_for(app, REGION, Role::Financeur, Some("region")).await;
     user_for(app, ROUBAIX, Role::Financeur, Some("roubaix")).await;
-    app.user(APPLICANT, None, false).await;
-    app.user(OTHER, None, false).await;
-    let applicant_id = app
-        .store
-        .user_by_email(APPLICANT)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let other_id = app.store.user_by_email(OTHER).await.unwrap().unwrap().id;
-    let org = app
-        .store
-        .create_organisation(
-            &NewOrganisation {
-                name: "Association Alma Numérique".into(),
-                siret: Siret::parse("73282932000074").unwrap(),
-                rna: Some(Rna::parse("W595012345").unwrap()),
-                address: "1 rue de l'Alma, 59100 Roubaix".into(),
-                legal_representative: "Claire Dupont, présidente".into(),
-                email: "contact@alma.fr".into(),
-            },
-            applicant_id,
+    let alma = NewOrganisation {
+        rna: Some(Rna::parse("W595012345").unwrap()),
+        ..new_organisation(
+            "Association Alma Numérique",
+            "73282932000074",
+            "contact@alma.fr",
         )
-        .await
-        .unwrap();
-    app.store
-        .create_organisation(
-            &NewOrganisation {
-                name: "Autre association".into(),
-                siret: Siret::parse("44306184100047").unwrap(),
-                rna: None,
-                address: "Lille".into(),
-                legal_representative: "Paul Martin".into(),
-                email: "contact@autre.fr".into(),
-            },
-            other_id,
-        )
-        .await
-        .unwrap();
+    };
+    let (applicant_id, org) = member(app, APPLICANT, &alma).await;
+    let other = new_organisation("Autre association", "44306184100047", "contact@autre.fr");
+    member(app, OTHER, &other).await;
     Fixture {
         call_id,
         org,
@@ -207,36 +112,19 @@ async fn ready_for_committee(
     asks: &[(&str, i64)],
     proposed: &[(&str, i64)],
 ) -> i64 {
-    let a = Author {
-        user_id: Some(f.applicant_id),
-        label: APPLICANT.into(),
-    };
+    let a = author(f.applicant_id, APPLICANT);
     let id = app
         .store
         .create_application(f.call_id, f.org, &body(title, asks), None, &a)
         .await
         .unwrap();
-    app.store
-        .fire(id, Event::Deposer, &a, None, None)
-        .await
-        .unwrap();
-    app.store
-        .fire(id, Event::Instruire, &author("pilote"), None, None)
-        .await
-        .unwrap();
-    for (funder, euros) in proposed {
-        app.store
-            .give_opinion(
-                id,
-                funder,
-                Opinion::Favorable,
-                Cents::new(euros * 100).unwrap(),
-                None,
-                &author(funder),
-            )
-            .await
-            .unwrap();
-    }
+    let financers: Vec<Author> = proposed.iter().map(|(f, _)| labelled(f)).collect();
+    let opinions: Vec<(&str, i64, &Author)> = proposed
+        .iter()
+        .zip(&financers)
+        .map(|((funder, euros), by)| (*funder, *euros, by))
+        .collect();
+    give_opinions(app, id, &a, &labelled("pilote"), &opinions).await;
     assert_eq!(
         app.store.application(id).await.unwrap().status,
         Status::AvisRendus
@@ -694,10 +582,7 @@ both_engines!(pilots_set_up_financers_and_calls, financers_and_calls);
 async fn instruction(app: TestApp) {
     let app = app.with_demo().await;
     let f = fixture(&app, 100_000).await;
-    let a = Author {
-        user_id: Some(f.applicant_id),
-        label: APPLICANT.into(),
-    };
+    let a = author(f.applicant_id, APPLICANT);
     let id = app
         .store
         .create_application(
@@ -939,6 +824,23 @@ async fn instruction(app: TestApp) {
     assert_eq!(
         (etat.opinion, etat.proposed),
         (Some(Opinion::Reserve), Some(1_800_000))
+    );
+    // The pilot sees « rendre les avis » disabled, with why, while an opinion is missing.
+    let page = pilot.get(&path).await;
+    let doc = scraper::Html::parse_document(&page.text);
+    let sel = scraper::Selector::parse(&format!(
+        r#"form[action="/dossiers/{id}/evenements/rendre_avis"] button[disabled]"#
+    ))
+    .unwrap();
+    assert_eq!(doc.select(&sel).count(), 1, "{}", page.text);
+    assert!(
+        page.text
+            .contains("Tous les financeurs n&#39;ont pas rendu leur avis (1 sur 2).")
+            || page
+                .text
+                .contains("Tous les financeurs n'ont pas rendu leur avis (1 sur 2)."),
+        "{}",
+        page.text
     );
     // The pilot acts for the MEL: its opinion is the last one.
     let r = post(
@@ -1245,29 +1147,22 @@ async fn committee(app: TestApp) {
 
 both_engines!(committee_decides_in_bulk_against_envelopes, committee);
 
-/// Lines of `apps` that carry a decision, and the decision audit rows written for them.
+/// Lines of `apps` that carry a decision, and the decision audit rows written for them, read
+/// in one statement (one snapshot: a commit landing between two reads would look partial).
 async fn decided_and_audited(app: &TestApp, apps: &[i64]) -> (usize, usize) {
-    let mut decided = 0;
-    let mut audited = 0;
-    for id in apps {
-        decided += app
-            .store
-            .funding_lines(*id)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|l| l.decision.is_some())
-            .count();
-        audited += app
-            .store
-            .application_events(*id)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|e| e.event.starts_with("decision:"))
-            .count();
-    }
-    (decided, audited)
+    let ids = apps
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (decided, audited): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT (SELECT COUNT(*) FROM funding_lines WHERE application_id IN ({ids}) AND decision IS NOT NULL), \
+                (SELECT COUNT(*) FROM application_events WHERE application_id IN ({ids}) AND event LIKE 'decision:%')"
+    ))
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    (decided as usize, audited as usize)
 }
 
 async fn interrupted_committee(app: TestApp) {
@@ -1308,7 +1203,7 @@ async fn interrupted_committee(app: TestApp) {
         })
         .collect();
     let total = decisions.len();
-    let pilot = author("pilote");
+    let pilot = labelled("pilote");
 
     // On PostgreSQL, the bulk decision is stopped for certain in its middle: another session
     // holds the last application's lines, the decision waits on them after writing the
@@ -1328,12 +1223,17 @@ async fn interrupted_committee(app: TestApp) {
         let batch = decisions.clone();
         let p = pilot.clone();
         let task = tokio::spawn(async move { store.decide(committee, &batch, None, &p).await });
+        // Watched from a connection of its own: inside the holder's transaction,
+        // pg_stat_activity would keep showing its first snapshot.
+        let mut watcher = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
         let mut waiting: Option<i32> = None;
-        for _ in 0..200 {
+        for _ in 0..400 {
             waiting = sqlx::query_scalar(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE funding_lines%'",
             )
-            .fetch_optional(&mut holder)
+            .fetch_optional(&mut watcher)
             .await
             .unwrap();
             if waiting.is_some() {

@@ -4,117 +4,33 @@
 //! load generator with its benchmark through the command line.
 
 use crate::both_engines;
-use crate::helpers::{Client, TestApp};
-use quartiers_domain::funding::budget::BudgetLine;
-use quartiers_domain::funding::{
-    ApplicationBody, CallSettings, Decision, Envelope, Event, Opinion, ProposedIndicator, Status,
-    YearBudget,
+use crate::funding_fixtures::{
+    application, budget, give_opinions, grant, mel_staff, new_organisation, open_call,
+    organisation, register_funder, save_call, user,
 };
-use quartiers_domain::{Cents, QpvCode, Rna, Role, Siret};
+use crate::helpers::{Client, TestApp};
+use quartiers_domain::funding::{ApplicationBody, Status};
+use quartiers_domain::{Rna, Role};
 use quartiers_store::contracts::Author;
 use quartiers_store::funding::agreements::AgreementTerms;
-use quartiers_store::funding::calls::Funder;
-use quartiers_store::funding::committee::LineDecision;
 use quartiers_store::funding::dashboards::DashboardFilter;
 use quartiers_store::funding::organisations::NewOrganisation;
 
 const ORG_SIRET: &str = "73282932000074";
 const ORG_RNA: &str = "W595012345";
 
-fn eur(e: i64) -> Cents {
-    Cents::new(e * 100).unwrap()
-}
-
 /// Cents as the pages show them.
 fn shown(cents: i64) -> String {
     quartiers_web::funding::euros(cents)
 }
 
-fn line(account: u16, euros: i64, funder: Option<&str>) -> BudgetLine {
-    BudgetLine {
-        account,
-        label: format!("compte {account}"),
-        amount_cents: eur(euros),
-        funder: funder.map(str::to_string),
-    }
-}
-
 /// A balanced two-year application asking the State and the MEL.
 fn body() -> ApplicationBody {
-    let year = |y: i32| YearBudget {
-        year: y,
-        charges: vec![line(64, 30_000, None), line(60, 5_000, None)],
-        income: vec![
-            line(74, 20_000, Some("etat")),
-            line(74, 10_000, Some("mel")),
-            line(75, 5_000, None),
-        ],
-    };
-    ApplicationBody {
-        title: "Ateliers numériques de l'Alma".into(),
-        description: "Ateliers d'inclusion numérique au centre social.".into(),
-        objectives: "Rendre autonomes 120 habitants par an.".into(),
-        start_on: "2026-01-05".into(),
-        end_on: "2027-12-18".into(),
-        places: "Roubaix, Alma".into(),
-        component: "Contrat de ville".into(),
-        framework_keys: vec!["e1".into()],
-        qpv_codes: vec![QpvCode::parse("QN05965M").unwrap()],
-        perimeters: vec![],
-        public_description: "Adultes éloignés du numérique".into(),
-        expected_beneficiaries: Some(120),
-        qpv_share_percent: Some(80),
-        indicators: vec![ProposedIndicator {
-            name: "Personnes accompagnées".into(),
-            target: 240.0,
-            unit: "personnes".into(),
-        }],
-        budget: vec![year(2026), year(2027)],
-    }
-}
-
-async fn user(
-    app: &TestApp,
-    email: &str,
-    role: Option<Role>,
-    institution: Option<&str>,
-    contract_id: i64,
-) -> Author {
-    app.user(email, None, false).await;
-    let id = app.store.user_by_email(email).await.unwrap().unwrap().id;
-    if let Some(r) = role {
-        app.store
-            .grant_role(id, contract_id, r, institution)
-            .await
-            .unwrap();
-    }
-    Author {
-        user_id: Some(id),
-        label: email.into(),
-    }
-}
-
-async fn organisation(
-    app: &TestApp,
-    name: &str,
-    siret: &str,
-    rna: Option<&str>,
-    creator: &Author,
-) -> i64 {
-    app.store
-        .create_organisation(
-            &NewOrganisation {
-                name: name.into(),
-                siret: Siret::parse(siret).unwrap(),
-                rna: rna.map(|r| Rna::parse(r).unwrap()),
-                address: "12 rue de l'Alma, 59100 Roubaix".into(),
-                legal_representative: "Mme Claire Martin, présidente".into(),
-                email: "contact@alma.fr".into(),
-            },
-            creator.user_id.unwrap(),
-        )
-        .await
-        .unwrap()
+    let year = |y: i32| budget(y, &[("etat", 20_000), ("mel", 10_000)], 5_000);
+    application(
+        "Ateliers numériques de l'Alma",
+        vec![year(2026), year(2027)],
+    )
 }
 
 /// The people of the scenarios and a decided application.
@@ -128,37 +44,13 @@ struct World {
 /// MEL contract, its financers (with SIRET), a 2026 call with envelopes, the accounts of each
 /// role, and an application brought to « décidé » (État 30 000 €, MEL 20 000 €).
 async fn decided(app: &TestApp) -> World {
-    let store = &app.store;
     let mel = app.contract("mel-2024").await;
-    let pilot = user(
-        app,
-        "pilote@mel.fr",
-        Some(Role::Pilote),
-        Some("mel"),
-        mel.id,
-    )
-    .await;
-    let state = user(
-        app,
-        "instructrice@etat.fr",
-        Some(Role::Financeur),
-        Some("etat"),
-        mel.id,
-    )
-    .await;
+    let (pilot, state, _) = mel_staff(app, mel.id).await;
     user(
         app,
         "instructeur@mel.fr",
         Some(Role::Financeur),
         Some("mel"),
-        mel.id,
-    )
-    .await;
-    user(
-        app,
-        "instructeur@roubaix.fr",
-        Some(Role::Financeur),
-        Some("roubaix"),
         mel.id,
     )
     .await;
@@ -173,107 +65,65 @@ async fn decided(app: &TestApp) -> World {
         ),
         ("roubaix", "Ville de Roubaix", None),
     ] {
-        store
-            .upsert_funder(
-                mel.id,
-                &Funder {
-                    code: code.into(),
-                    name: name.into(),
-                    email: Some(format!("pv@{code}.fr")),
-                    siret: siret.map(str::to_string),
-                },
-            )
-            .await
-            .unwrap();
+        register_funder(
+            app,
+            mel.id,
+            code,
+            name,
+            Some(format!("pv@{code}.fr")),
+            siret,
+        )
+        .await;
     }
     let today = quartiers_store::today();
-    let settings = CallSettings {
-        year: 2026,
-        title: "Appel à projets 2026".into(),
-        opens_on: (today - time::Duration::days(10)).to_string(),
-        closes_on: (today + time::Duration::days(20)).to_string(),
-        ..Default::default()
-    };
-    let envelopes = vec![
-        Envelope {
-            funder: "etat".into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(100_000),
-        },
-        Envelope {
-            funder: "mel".into(),
-            component: "Contrat de ville".into(),
-            amount_cents: eur(80_000),
-        },
-    ];
-    let call_id = store
-        .save_call(mel.id, None, &settings, &envelopes, (2024, 2030))
-        .await
-        .unwrap();
+    let call_id = save_call(
+        app,
+        mel.id,
+        &open_call(2026, 10, 20),
+        &[("etat", 100_000), ("mel", 80_000)],
+    )
+    .await;
     let org = organisation(
         app,
-        "Association Alma Numérique",
-        ORG_SIRET,
-        Some(ORG_RNA),
+        &NewOrganisation {
+            rna: Some(Rna::parse(ORG_RNA).unwrap()),
+            ..new_organisation("Association Alma Numérique", ORG_SIRET, "contact@alma.fr")
+        },
         &carrier,
     )
     .await;
-    organisation(app, "Autre association", "11000201100044", None, &stranger).await;
-    let app_id = store
+    organisation(
+        app,
+        &new_organisation("Autre association", "11000201100044", "contact@alma.fr"),
+        &stranger,
+    )
+    .await;
+    let app_id = app
+        .store
         .create_application(call_id, org, &body(), None, &carrier)
         .await
         .unwrap();
-    store
-        .fire(app_id, Event::Deposer, &carrier, None, None)
-        .await
-        .unwrap();
-    store
-        .fire(app_id, Event::Instruire, &state, None, None)
-        .await
-        .unwrap();
-    store
-        .give_opinion(
-            app_id,
-            "etat",
-            Opinion::Favorable,
-            eur(30_000),
-            None,
-            &state,
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        store
-            .give_opinion(app_id, "mel", Opinion::Favorable, eur(20_000), None, &pilot)
-            .await
-            .unwrap(),
+        give_opinions(
+            app,
+            app_id,
+            &carrier,
+            &state,
+            &[("etat", 30_000, &state), ("mel", 20_000, &pilot)],
+        )
+        .await,
         Status::AvisRendus
     );
-    let committee = store
-        .create_committee(
-            call_id,
-            &today.to_string(),
-            "Comité de programmation",
-            "Préfet délégué",
-        )
-        .await
-        .unwrap();
-    let decisions = [("etat", 3_000_000), ("mel", 2_000_000)]
-        .iter()
-        .map(|(f, a)| LineDecision {
-            application_id: app_id,
-            funder: f.to_string(),
-            decision: Decision::Accorde,
-            amount_cents: *a,
-        })
-        .collect::<Vec<_>>();
-    assert_eq!(
-        store
-            .decide(committee, &decisions, None, &pilot)
-            .await
-            .unwrap(),
-        vec![(app_id, Status::Decide)]
-    );
+    let (_, decided) = grant(
+        app,
+        call_id,
+        &today.to_string(),
+        "Préfet délégué",
+        &[(app_id, "etat", 3_000_000), (app_id, "mel", 2_000_000)],
+        &pilot,
+    )
+    .await;
+    assert_eq!(decided, vec![(app_id, Status::Decide)]);
     World {
         contract_id: mel.id,
         call_id,

@@ -16,6 +16,7 @@ mod funding_api;
 mod funding_applicant;
 mod funding_browser;
 mod funding_cycle;
+mod funding_fixtures;
 mod funding_instruction;
 mod funding_money;
 mod geography;
