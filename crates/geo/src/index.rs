@@ -81,12 +81,6 @@ const GI_MAX: i64 = 360 * LEAF_PER_DEG;
 const GJ_MAX: i64 = 180 * LEAF_PER_DEG;
 /// Number of latitude bands (one per block row, 1/64°).
 const BANDS: usize = (180 * 64) as usize;
-/// Sub-cells per leaf-cell side for the nearest-QPV candidates (power of two).
-const SUB: usize = 4;
-const SUB_PER_DEG_F: f64 = LEAF_PER_DEG_F * SUB as f64;
-/// Most candidate chains of a subdivided cell (one bit each in a `u16` mask).
-const SUB_MAX_CAND: usize = 16;
-/// Words of sub-cell masks after the candidate ids of a subdivided cell.
 
 /// Options of the index.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -270,21 +264,16 @@ fn chain_min_avx2(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
 ///
 /// Layout at offset `o` (offset 0 is the empty cell, its header words are zero):
 /// - `blob[o]`: number of perimeters covering the whole cell (bits 0-15), number of
-///   polygons needing an exact test (bits 16-29), the candidates are subdivided (bit
-///   30), a QPV covers the whole cell (bit 31);
+///   polygons needing an exact test (bits 16-30), a QPV covers the whole cell (bit 31);
 /// - `blob[o + 1]`: number of edges within the tolerance (bits 0-15), number of
 ///   candidate chains for the nearest QPV (bits 16-31);
 /// - then, inline: the covering perimeter ids; the parts as `(perimeter, start, len)`
-///   triples (a prefix of a row list in `row_edges`); the near edge ids; the chain ids;
-///   for a subdivided cell, `SUB * SUB / 2` words of `u16` masks, one per sub-cell (row
-///   major, low half first): bit `i` set when the `i`-th candidate chain of the cell is
-///   a candidate of the sub-cell.
+///   triples (a prefix of a row list in `row_edges`); the near edge ids; the chain ids.
 #[derive(Debug, Clone, Copy)]
 struct CellView {
     n_inside: usize,
     n_parts: usize,
     qpv_inside: bool,
-    subdiv: bool,
     n_near: usize,
     n_cand: usize,
     /// Offset of the first inline word.
@@ -303,83 +292,6 @@ impl CellView {
     #[inline(always)]
     fn cand_at(&self) -> usize {
         self.near_at() + self.n_near
-    }
-    #[inline(always)]
-    fn masks_at(&self) -> usize {
-        self.cand_at() + self.n_cand
-    }
-}
-
-/// The ids of `.0` whose bit is set in `.1`, in order.
-struct MaskIter<'a>(&'a [u32], u32);
-
-impl Iterator for MaskIter<'_> {
-    type Item = u32;
-    #[inline(always)]
-    fn next(&mut self) -> Option<u32> {
-        if self.1 == 0 {
-            return None;
-        }
-        let i = self.1.trailing_zeros() as usize;
-        self.1 &= self.1 - 1;
-        Some(self.0[i])
-    }
-}
-
-/// Index of the sub-cell of the point inside its leaf cell (row major). Exact: the
-/// scale is a power of two, and `floor(lon * 4096) >> 2 == floor(lon * 1024)`.
-#[inline(always)]
-fn sub_slot(lon: f64, lat: f64) -> usize {
-    let si = ifloor(lon * SUB_PER_DEG_F) as usize & (SUB - 1);
-    let sj = ifloor(lat * SUB_PER_DEG_F) as usize & (SUB - 1);
-    sj * SUB + si
-}
-
-/// Sub-cell masks of a leaf cell whose candidate chains are `ids` (2 to
-/// `SUB_MAX_CAND`, in the cell's order), or `None` when every sub-cell keeps them all.
-///
-/// For a sub-cell of centre `c` and half-diagonal `h`, and any point `p` in it, the
-/// triangle inequality gives `d(c, k) - h <= d(p, k) <= d(c, k) + h` for every chain
-/// `k`. With `m = min_k d(c, k)`, the chain nearest to `p` among `ids` is within
-/// `m + h` of `p`, hence within `m + 2h` of `c`: chains farther than that from the
-/// centre (or farther than `rmax + h`, out of range for every point of the sub-cell)
-/// are left out of the sub-cell's mask. The margin covers the rounding of the
-/// distances (relative error around 1e-15), so the query answer is unchanged.
-fn sub_masks(
-    chains: &[Chain],
-    ids: &[u32],
-    gi: i64,
-    gj: i64,
-    (kx, ky): (f64, f64),
-    rmax: f64,
-) -> Option<[u16; SUB * SUB]> {
-    debug_assert!((2..=SUB_MAX_CAND).contains(&ids.len()));
-    let (x0, y0, _, _) = cell_rect(gi, gj);
-    let step = 1.0 / SUB_PER_DEG_F;
-    let (hx, hy) = (0.5 * step * kx, 0.5 * step * ky);
-    let h = (hx * hx + hy * hy).sqrt();
-    let full = ((1u32 << ids.len()) - 1) as u16;
-    let mut masks = [0u16; SUB * SUB];
-    let mut d = [0f64; SUB_MAX_CAND];
-    for (s, mask) in masks.iter_mut().enumerate() {
-        let cx = x0 + ((s % SUB) as f64 + 0.5) * step;
-        let cy = y0 + ((s / SUB) as f64 + 0.5) * step;
-        let mut m = f64::INFINITY;
-        for (di, &c) in d.iter_mut().zip(ids) {
-            *di = chain_min(&chains[c as usize], cx, cy, kx, ky).0.sqrt();
-            m = m.min(*di);
-        }
-        let lim = (m + 2.0 * h).min(rmax + h) * (1.0 + 1e-9) + 1e-6;
-        for (i, &di) in d[..ids.len()].iter().enumerate() {
-            if di <= lim {
-                *mask |= 1 << i;
-            }
-        }
-    }
-    if masks.iter().all(|&m| m == full) {
-        None
-    } else {
-        Some(masks)
     }
 }
 
@@ -1057,45 +969,7 @@ impl PerimeterIndex {
             }
         }
 
-        // 3. Candidates per cell by increasing lower bound (the smallest bound of each
-        //    chain), then the sub-cell masks of the cells with several candidates.
-        b.data.par_iter_mut().for_each(|blk| {
-            blk.cand
-                .sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
-            blk.cand.dedup_by(|x, y| x.0 == y.0 && x.1 == y.1);
-            blk.cand.sort_unstable_by(|x, y| {
-                x.0.cmp(&y.0).then(x.2.total_cmp(&y.2)).then(x.1.cmp(&y.1))
-            });
-        });
-        let mut keys: Vec<(u64, usize)> = b.blocks.iter().map(|(k, v)| (*k, *v)).collect();
-        keys.sort_unstable();
-        let block_masks: Vec<Vec<(u8, [u16; SUB * SUB])>> = keys
-            .par_iter()
-            .map(|&(bkey, bidx)| {
-                let (bi, bj) = ((bkey & 0xFFFF_FFFF) as i64, (bkey >> 32) as i64);
-                let cand = &b.data[bidx].cand;
-                let mut out = Vec::new();
-                let mut ids: Vec<u32> = Vec::new();
-                let mut ca = 0;
-                while ca < cand.len() {
-                    let s = cand[ca].0;
-                    ids.clear();
-                    while ca < cand.len() && cand[ca].0 == s {
-                        ids.push(cand[ca].1);
-                        ca += 1;
-                    }
-                    if (2..=SUB_MAX_CAND).contains(&ids.len()) {
-                        let (gi, gj) = ((bi << 4) | (s & 15) as i64, (bj << 4) | (s >> 4) as i64);
-                        if let Some(m) = sub_masks(&chains, &ids, gi, gj, scale_of_gj(gj), rmax) {
-                            out.push((s, m));
-                        }
-                    }
-                }
-                out
-            })
-            .collect();
-
-        // 4. Intern cell descriptors and lay out the grid.
+        // 3. Intern cell descriptors and lay out the grid.
         let mut index = PerimeterIndex {
             perimeters,
             is_qpv,
@@ -1111,19 +985,27 @@ impl PerimeterIndex {
             scales,
         };
         let mut intern: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut keys: Vec<(u64, usize)> = b.blocks.iter().map(|(k, v)| (*k, *v)).collect();
+        keys.sort_unstable();
         let mut tile_of: HashMap<usize, usize> = HashMap::new();
         let mut uniform_block: HashMap<u32, u32> = HashMap::new();
         uniform_block.insert(0, 0);
         let mut key: Vec<u32> = Vec::new();
-        for ((bkey, bidx), masks) in keys.into_iter().zip(block_masks) {
+        for (bkey, bidx) in keys {
             let (bi, bj) = ((bkey & 0xFFFF_FFFF) as i64, (bkey >> 32) as i64);
             let blk = &mut b.data[bidx];
-            let mut masks = masks.into_iter().peekable();
             blk.inside.sort_unstable();
             blk.inside.dedup();
             blk.parts.sort_unstable();
             blk.near.sort_unstable();
             blk.near.dedup();
+            // Per slot and chain, the smallest bound; then per slot by increasing bound.
+            blk.cand
+                .sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+            blk.cand.dedup_by(|x, y| x.0 == y.0 && x.1 == y.1);
+            blk.cand.sort_unstable_by(|x, y| {
+                x.0.cmp(&y.0).then(x.2.total_cmp(&y.2)).then(x.1.cmp(&y.1))
+            });
             let mut cell_ids = [0u32; 256];
             let (mut ia, mut pa, mut na, mut ca) = (0usize, 0usize, 0usize, 0usize);
             for (slot, cell_id) in cell_ids.iter_mut().enumerate() {
@@ -1150,9 +1032,8 @@ impl PerimeterIndex {
                     ca += 1;
                 }
                 let qpv_inside = inside.iter().any(|&p| index.is_qpv[p as usize]);
-                let sub = masks.next_if(|m| m.0 == s).map(|m| m.1);
                 assert!(
-                    inside.len() < 1 << 16 && parts.len() < 1 << 14,
+                    inside.len() < 1 << 16 && parts.len() < 1 << 15,
                     "too many perimeters in one cell"
                 );
                 assert!(
@@ -1161,10 +1042,7 @@ impl PerimeterIndex {
                 );
                 key.clear();
                 key.push(
-                    inside.len() as u32
-                        | (parts.len() as u32) << 16
-                        | (sub.is_some() as u32) << 30
-                        | (qpv_inside as u32) << 31,
+                    inside.len() as u32 | (parts.len() as u32) << 16 | (qpv_inside as u32) << 31,
                 );
                 key.push((na - n0) as u32 | ((ca - c0) as u32) << 16);
                 key.extend_from_slice(&inside);
@@ -1173,9 +1051,6 @@ impl PerimeterIndex {
                 }
                 key.extend(blk.near[n0..na].iter().map(|x| x.1));
                 key.extend(blk.cand[c0..ca].iter().map(|x| x.1));
-                if let Some(m) = sub {
-                    key.extend(m.chunks_exact(2).map(|w| w[0] as u32 | (w[1] as u32) << 16));
-                }
                 if key.len() == 2 && key[0] == 0 && key[1] == 0 {
                     *cell_id = 0;
                     continue;
@@ -1243,59 +1118,12 @@ impl PerimeterIndex {
         let (w0, w1) = (self.blob[o], self.blob[o + 1]);
         CellView {
             n_inside: (w0 & 0xFFFF) as usize,
-            n_parts: ((w0 >> 16) & 0x3FFF) as usize,
+            n_parts: ((w0 >> 16) & 0x7FFF) as usize,
             qpv_inside: w0 >> 31 != 0,
-            subdiv: (w0 >> 30) & 1 != 0,
             n_near: (w1 & 0xFFFF) as usize,
             n_cand: (w1 >> 16) as usize,
             body: o + 2,
         }
-    }
-
-    /// Smallest squared distance to the chains `ids` (the first one reaching it wins) and
-    /// the chain's owner; `(inf, u32::MAX)` when `ids` is empty.
-    #[inline(always)]
-    fn nearest_chain<const AVX2: bool>(
-        &self,
-        ids: impl Iterator<Item = u32>,
-        lon: f64,
-        lat: f64,
-        kx: f64,
-        ky: f64,
-    ) -> (f64, u32) {
-        let mut best = f64::INFINITY;
-        let mut owner = u32::MAX;
-        for c in ids {
-            let ch = &self.chains[c as usize];
-            // Lower bound: distance to the chain's bounding box.
-            let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
-            let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
-            if dx * dx + dy * dy > best {
-                continue;
-            }
-            #[cfg(target_arch = "x86_64")]
-            let d = if AVX2 {
-                // SAFETY: AVX2 is only requested by `locate_batch_avx2`, which runs
-                // after the CPU feature check.
-                unsafe { chain_min_avx2(ch, lon, lat, kx, ky) }
-            } else {
-                chain_min(ch, lon, lat, kx, ky).0
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let d = chain_min(ch, lon, lat, kx, ky).0;
-            if d < best {
-                best = d;
-                owner = ch.owner;
-            }
-        }
-        (best, owner)
-    }
-
-    /// Candidate mask of the point's sub-cell in a subdivided cell.
-    #[inline(always)]
-    fn sub_mask(&self, v: &CellView, lon: f64, lat: f64) -> u32 {
-        let s = sub_slot(lon, lat);
-        (self.blob[v.masks_at() + s / 2] >> (16 * (s & 1))) & 0xFFFF
     }
 
     /// Offset of the point's cell descriptor (0: empty) and its grid row.
@@ -1376,14 +1204,31 @@ impl PerimeterIndex {
             }
         }
         if v.n_cand > 0 {
-            let ids = &self.blob[v.cand_at()..v.cand_at() + v.n_cand];
-            let (best, owner) = if v.subdiv {
-                // Only the candidates of the point's sub-cell, in the cell's order.
-                let m = self.sub_mask(&v, lon, lat);
-                self.nearest_chain::<AVX2>(MaskIter(ids, m), lon, lat, kx, ky)
-            } else {
-                self.nearest_chain::<AVX2>(ids.iter().copied(), lon, lat, kx, ky)
-            };
+            let mut best = f64::INFINITY;
+            let mut owner = u32::MAX;
+            for &c in &self.blob[v.cand_at()..v.cand_at() + v.n_cand] {
+                let ch = &self.chains[c as usize];
+                // Lower bound: distance to the chain's bounding box.
+                let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
+                let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
+                if dx * dx + dy * dy > best {
+                    continue;
+                }
+                #[cfg(target_arch = "x86_64")]
+                let d = if AVX2 {
+                    // SAFETY: AVX2 is only requested by `locate_batch_avx2`, which runs
+                    // after the CPU feature check.
+                    unsafe { chain_min_avx2(ch, lon, lat, kx, ky) }
+                } else {
+                    chain_min(ch, lon, lat, kx, ky).0
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let d = chain_min(ch, lon, lat, kx, ky).0;
+                if d < best {
+                    best = d;
+                    owner = ch.owner;
+                }
+            }
             let d = best.sqrt();
             if d <= self.options.nearest_max_m {
                 loc.nearest_qpv = Some((owner, d));
@@ -1492,20 +1337,19 @@ impl PerimeterIndex {
                     prefetch(blob.wrapping_add(state[r][k] as usize + 15));
                 }
             }
-            // Level 3: descriptors; prefetch the candidate chains (the sub-cell mask of a
-            // subdivided cell), near edges and row lists. No branch on the loaded words (a mispredicted branch waiting for a
+            // Level 3: descriptors; prefetch the candidate chains, near edges and row
+            // lists. No branch on the loaded words (a mispredicted branch waiting for a
             // cache miss would hold back the other points' loads): absent items are
             // masked to 0, and `blob` ends with padding so that the reads stay in
             // bounds.
             if step >= 2 * L && step - 2 * L < ngroups {
                 let g = step - 2 * L;
                 let r = g % D;
-                for (k, &(x, y)) in group(g).iter().enumerate() {
+                for k in 0..group(g).len() {
                     let o = state[r][k] as usize;
                     let (w0, w1) = (self.blob[o], self.blob[o + 1]);
                     let n_inside = (w0 & 0xFFFF) as usize;
-                    let n_parts = ((w0 >> 16) & 0x3FFF) as usize;
-                    let subdiv = (w0 >> 30) & 1 != 0;
+                    let n_parts = ((w0 >> 16) & 0x7FFF) as usize;
                     let n_near = (w1 & 0xFFFF) as usize;
                     let n_cand = (w1 >> 16) as usize;
                     let parts_at = o + 2 + n_inside;
@@ -1516,24 +1360,23 @@ impl PerimeterIndex {
                     prefetch(self.row_edges.as_ptr().wrapping_add(list));
                     let e = self.blob[near_at] as usize & mask(n_near > 0);
                     prefetch(edges.wrapping_add(e));
-                    prefetch(blob.wrapping_add(cand_at + n_cand + sub_slot(x, y) / 2));
-                    let c0 = self.blob[cand_at] as usize & mask(n_cand > 0 && !subdiv);
+                    let c0 = self.blob[cand_at] as usize & mask(n_cand > 0);
                     let p = chains.wrapping_add(c0 * CHAIN_BYTES);
                     for l in 0..CHAIN_BYTES / 64 {
                         prefetch(p.wrapping_add(64 * l));
                     }
                     for i in 1..4 {
-                        let c = self.blob[cand_at + i] as usize & mask(n_cand > i && !subdiv);
+                        let c = self.blob[cand_at + i] as usize & mask(n_cand > i);
                         prefetch(chains.wrapping_add(c * CHAIN_BYTES));
                     }
                 }
             }
-            // Level 4: the edges of the exact containment tests, the rest of the next
-            // candidate chains, the first chains of the sub-cell of a subdivided cell.
+            // Level 4: the edges of the exact containment tests and the rest of the
+            // next candidate chains.
             if step >= 3 * L && step - 3 * L < ngroups {
                 let g = step - 3 * L;
                 let r = g % D;
-                for (k, &(x, y)) in group(g).iter().enumerate() {
+                for k in 0..group(g).len() {
                     let v = self.view(state[r][k]);
                     if v.n_parts > 0 {
                         let st = self.blob[v.parts_at() + 1] as usize;
@@ -1546,27 +1389,11 @@ impl PerimeterIndex {
                     for &e in &self.blob[v.near_at()..v.near_at() + v.n_near.min(4)] {
                         prefetch(edges.wrapping_add(e as usize));
                     }
-                    if v.subdiv {
-                        let mut m = self.sub_mask(&v, x, y);
-                        for _ in 0..3 {
-                            if m == 0 {
-                                break;
-                            }
-                            let i = m.trailing_zeros() as usize;
-                            m &= m - 1;
-                            let c = self.blob[v.cand_at() + i] as usize;
-                            let p = chains.wrapping_add(c * CHAIN_BYTES);
-                            for l in 0..CHAIN_BYTES / 64 {
-                                prefetch(p.wrapping_add(64 * l));
-                            }
-                        }
-                    } else {
-                        for i in 1..v.n_cand.min(3) {
-                            let c = self.blob[v.cand_at() + i] as usize;
-                            let p = chains.wrapping_add(c * CHAIN_BYTES);
-                            for l in 1..CHAIN_BYTES / 64 {
-                                prefetch(p.wrapping_add(64 * l));
-                            }
+                    for i in 1..v.n_cand.min(3) {
+                        let c = self.blob[v.cand_at() + i] as usize;
+                        let p = chains.wrapping_add(c * CHAIN_BYTES);
+                        for l in 1..CHAIN_BYTES / 64 {
+                            prefetch(p.wrapping_add(64 * l));
                         }
                     }
                 }
@@ -1610,16 +1437,9 @@ impl PerimeterIndex {
         let parts: usize = (0..v.n_parts)
             .map(|k| self.blob[v.parts_at() + 3 * k + 2] as usize)
             .sum();
-        let m = if v.subdiv {
-            self.sub_mask(&v, lon, lat)
-        } else {
-            u32::MAX
-        };
         let cand: usize = self.blob[v.cand_at()..v.cand_at() + v.n_cand]
             .iter()
-            .enumerate()
-            .filter(|&(i, _)| i >= 32 || m >> i & 1 != 0)
-            .map(|(_, &c)| self.chains[c as usize].len as usize)
+            .map(|&c| self.chains[c as usize].len as usize)
             .sum();
         (v.n_inside, parts, v.n_near, cand)
     }
