@@ -18,7 +18,7 @@ fn repo() -> PathBuf {
 
 /// Loads the QPV of Nord and Pas-de-Calais from the shipped national file, and the BAN
 /// fixture.
-async fn load_geography(app: &TestApp) {
+pub(crate) async fn load_geography(app: &TestApp) {
     let mut out = quartiers_geo::read::read_geojson_bytes(
         quartiers_web::geo::import::NATIONAL_QPV_2024,
         &ReadOptions::default(),
@@ -39,7 +39,7 @@ async fn load_geography(app: &TestApp) {
 }
 
 /// The fixture's queries with their expected QPV (empty: none) and precision.
-fn fixture() -> Vec<(String, String, String)> {
+pub(crate) fn fixture() -> Vec<(String, String, String)> {
     std::fs::read_to_string(repo().join("crates/io/tests/fixtures/ban_fixture_expected.csv"))
         .unwrap()
         .lines()
@@ -54,7 +54,10 @@ fn fixture() -> Vec<(String, String, String)> {
 /// What the fixture says the counts are: a street-level match is « à vérifier », a
 /// house-number match is in its expected QPV or outside; `extra_not_located` rows are not
 /// found.
-fn expected(queries: &[(String, String, String)], extra_not_located: u64) -> BeneficiaryCounts {
+pub(crate) fn expected(
+    queries: &[(String, String, String)],
+    extra_not_located: u64,
+) -> BeneficiaryCounts {
     let mut per_qpv: BTreeMap<String, u64> = BTreeMap::new();
     let mut to_check = 0;
     for (_, qpv, precision) in queries {

@@ -2,13 +2,18 @@
 //! pages, API and CLI share, on both engines: an association applies to the State, the MEL
 //! and a commune over two years; each financer instructs its line; the committee decides
 //! (an over-envelope decision is refused, then confirmed with a reason); a multi-year
-//! agreement is generated; advance and balance are paid; the report is filed; the audit
-//! trail, the outbox and the dashboards tell the same story.
+//! agreement is generated; advance and balance are paid; the report is filed with its
+//! beneficiaries counted from an address file by the geography engine (only the counts are
+//! kept); the audit trail, the outbox, the dashboards and the SCDL open-data export tell the
+//! same story.
 
+use crate::beneficiaries::{
+    expected as expected_counts, fixture as beneficiary_fixture, load_geography,
+};
 use crate::both_engines;
 use crate::funding_fixtures::{
     application, budget, eur, file_statutes, line, mel_staff, new_organisation, open_call,
-    organisation, register_funders, save_call, user,
+    organisation, register_funder, register_funders, save_call, user,
 };
 use crate::helpers::TestApp;
 use quartiers_domain::funding::report::AchievedIndicator;
@@ -22,6 +27,8 @@ use quartiers_store::funding::dashboards::{DashboardFilter, Dimension};
 use quartiers_store::funding::organisations::NewOrganisation;
 use quartiers_store::funding::FireOutcome;
 use quartiers_store::StoreError;
+use quartiers_web::geo::beneficiaries::count_beneficiaries;
+use quartiers_web::geo::{GeoService, DEFAULT_TOLERANCE_M};
 
 fn year(y: i32) -> YearBudget {
     budget(
@@ -46,17 +53,22 @@ async fn cycle(app: TestApp) {
     let (pilot, state, roubaix) = mel_staff(&app, mel.id).await;
     let carrier = user(&app, "presidente@asso.fr", None, None, mel.id).await;
 
-    register_funders(
-        &app,
-        mel.id,
-        &[
-            ("etat", "État (programme 147)"),
-            ("mel", "Métropole Européenne de Lille"),
-            ("roubaix", "Ville de Roubaix"),
-        ],
-        Some("politique-ville@{code}.fr"),
-    )
-    .await;
+    // With their SIRET: the open-data export names each financer by it.
+    for (code, name, siret) in [
+        ("etat", "État (programme 147)", "11000201100044"),
+        ("mel", "Métropole Européenne de Lille", "20004167200011"),
+        ("roubaix", "Ville de Roubaix", "21590512700019"),
+    ] {
+        register_funder(
+            &app,
+            mel.id,
+            code,
+            name,
+            Some(format!("politique-ville@{code}.fr")),
+            Some(siret),
+        )
+        .await;
+    }
     let today = quartiers_store::today();
     let settings = CallSettings {
         required_documents: vec!["statuts".into()],
@@ -363,6 +375,23 @@ async fn cycle(app: TestApp) {
         }],
         ..Default::default()
     };
+    // The beneficiaries' addresses, located with the geography engine: only counts are kept.
+    load_geography(&app).await;
+    let geo = GeoService::new(app.store.clone(), DEFAULT_TOLERANCE_M);
+    let queries: Vec<_> = beneficiary_fixture()
+        .into_iter()
+        .filter(|(_, _, precision)| precision == "numero")
+        .collect();
+    let mut csv = String::from("nom;adresse\n");
+    for (i, (q, _, _)) in queries.iter().enumerate() {
+        csv.push_str(&format!("Personne {i};\"{q}\"\n"));
+    }
+    let counts = count_beneficiaries(&geo, "beneficiaires.csv", csv.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(counts, expected_counts(&queries, 0));
+    assert!(counts.in_qpv > 0 && counts.in_qpv < counts.total);
+    report.beneficiaries = Some(counts.clone());
     report.actual[1].charges[1].amount_cents = eur(9_000);
     report.actual[1].income[3].amount_cents = eur(9_000);
     let v = store
@@ -404,6 +433,14 @@ async fn cycle(app: TestApp) {
         .unwrap_err()
         .to_string()
         .contains("Impossible de retirer"));
+
+    let filed = store.report(app_id).await.unwrap().unwrap();
+    assert_eq!(filed.body.beneficiaries, Some(counts));
+    let kept = serde_json::to_string(&filed.body).unwrap();
+    assert!(
+        !kept.contains(&queries[0].0),
+        "no address is kept with the report"
+    );
 
     // The money as the dashboards see it.
     let by_funder = store
@@ -461,6 +498,40 @@ async fn cycle(app: TestApp) {
         .into_iter()
         .map(|e| e.event)
         .collect();
+    // The decided subsidies as open data (SCDL « subventions »): one row per granted line.
+    let (rows, left_out) =
+        quartiers_web::funding::export::scdl_subsidies(store, mel.id, &DashboardFilter::default())
+            .await
+            .unwrap();
+    assert!(left_out.is_empty(), "{left_out:?}");
+    let mut csv = Vec::new();
+    quartiers_io::scdl::write_scdl_csv(&rows, &mut csv).unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(&csv[..]);
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 3);
+    let mut by_grantor: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r[col("idAttribuant")].to_string(),
+                r[col("montant")].to_string(),
+            )
+        })
+        .collect();
+    by_grantor.sort();
+    assert_eq!(
+        by_grantor,
+        vec![
+            ("11000201100044".to_string(), "40000.00".to_string()),
+            ("20004167200011".to_string(), "25000.00".to_string()),
+            ("21590512700019".to_string(), "10000.00".to_string()),
+        ]
+    );
+    assert!(records
+        .iter()
+        .all(|r| &r[col("idBeneficiaire")] == "73282932000074"));
     for e in [
         "creer",
         "deposer",
