@@ -1,5 +1,8 @@
 //! `quartiers`: the web platform, the API and the command line for the same operations.
 
+// Amounts in cents are written euros_cents: `100_00` is 100 €.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use quartiers_domain::ContractDocument;

@@ -4,6 +4,9 @@
 //! document (the import/export format and the unit of amendment snapshots), roles and
 //! permissions. This crate knows neither HTTP nor SQL; pages, API and CLI all call it.
 
+// Amounts in cents are written euros_cents: `100_00` is 100 €.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 pub mod contract;
 pub mod diff;
 pub mod edit;

@@ -1074,7 +1074,7 @@ impl PerimeterIndex {
             }
             let tile = *tile_of.entry(tkey).or_insert_with(|| {
                 let t = index.tiles.len() / 4096;
-                index.tiles.extend(std::iter::repeat(0).take(4096));
+                index.tiles.extend(std::iter::repeat_n(0, 4096));
                 index.top[tkey] = t as u32;
                 t
             });
@@ -1327,8 +1327,8 @@ impl PerimeterIndex {
                 }
             }
             // Level 2: block entries; prefetch the cell descriptors.
-            if step >= 1 * L && step - 1 * L < ngroups {
-                let g = step - 1 * L;
+            if step >= L && step - L < ngroups {
+                let g = step - L;
                 let r = g % D;
                 for k in 0..group(g).len() {
                     state[r][k] = self.blocks[state[r][k] as usize];

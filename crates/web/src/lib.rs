@@ -1,6 +1,9 @@
 //! Quartiers web platform: the French pages (server-rendered, DSFR), the JSON API under
 //! `/api/v1` with its OpenAPI document, and the session and CSRF machinery they share.
 
+// Amounts in cents are written euros_cents: `100_00` is 100 €.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 pub mod accounts;
 pub mod api;
 pub mod assets;

@@ -864,7 +864,7 @@ async fn malformed_requests_are_french_problems(app: TestApp) {
     assert!(detail(&p).contains("modifié par quelqu'un d'autre"), "{p}");
     let w = Write::new(
         Method::DELETE,
-        &format!("/contracts/mel-2024/key_figures/0?version={}", v + 1),
+        format!("/contracts/mel-2024/key_figures/0?version={}", v + 1),
         None,
     );
     refused(&app, &pilot, &w, 409, "conflict").await;
@@ -893,7 +893,7 @@ async fn malformed_requests_are_french_problems(app: TestApp) {
         ),
         Write::new(
             Method::DELETE,
-            &format!("/contracts/mel-2024/key_figures/-1?version={v}"),
+            format!("/contracts/mel-2024/key_figures/-1?version={v}"),
             None,
         ),
         Write::new(

@@ -299,7 +299,7 @@ pub fn form_values(html: &str) -> HashMap<String, String> {
     let input_sel = scraper::Selector::parse("input[name], textarea[name], select[name]").unwrap();
     let option_sel = scraper::Selector::parse("option[selected]").unwrap();
     let mut out = HashMap::new();
-    let Some(form) = doc.select(&form_sel).last() else {
+    let Some(form) = doc.select(&form_sel).next_back() else {
         return out;
     };
     for el in form.select(&input_sel) {
@@ -323,7 +323,7 @@ pub fn form_action(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
     let form_sel = scraper::Selector::parse("main form[method=post]").unwrap();
     doc.select(&form_sel)
-        .last()
+        .next_back()
         .and_then(|f| f.value().attr("action"))
         .unwrap_or("")
         .to_string()

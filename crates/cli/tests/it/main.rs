@@ -1,6 +1,9 @@
 //! The integration test binary: every scenario goes through HTTP (a real listener) against a
 //! real database, on SQLite always and on PostgreSQL when `QUARTIERS_TEST_POSTGRES_URL` is set.
 
+// Amounts in cents are written euros_cents: `100_00` is 100 €.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 mod helpers;
 
 mod accounts;

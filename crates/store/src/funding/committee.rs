@@ -288,7 +288,7 @@ impl Store {
             } else {
                 0
             };
-            if amount < 0 || amount > quartiers_domain::money::MAX_CENTS {
+            if !(0..=quartiers_domain::money::MAX_CENTS).contains(&amount) {
                 errors.add(&field, "Le montant accordé est invalide.");
                 continue;
             }

@@ -347,8 +347,6 @@ impl Direction {
     }
 }
 
-/// Upper-cases the first letter (`ambition` → `Ambition`).
-
 /// Grammatical gender of a French noun, guessed for the labels a contract gives its levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gender {

@@ -206,7 +206,7 @@ pub async fn show(
     let mut uses = Vec::new();
     for c in calls
         .iter()
-        .filter(|c| !filter.year.is_some_and(|y| y != i64::from(c.settings.year)))
+        .filter(|c| filter.year.is_none_or(|y| y == i64::from(c.settings.year)))
     {
         let mut u = store.envelope_use(c.id).await?;
         if let Some(f) = &filter.funder {
@@ -227,7 +227,7 @@ pub async fn show(
     }
     let no_siret: Vec<&str> = funders
         .iter()
-        .filter(|f| !f.siret.as_deref().is_some_and(|s| !s.trim().is_empty()))
+        .filter(|f| f.siret.as_deref().is_none_or(|s| s.trim().is_empty()))
         .map(|f| f.name.as_str())
         .collect();
     let name = &contract.document.contract.name;
@@ -425,7 +425,7 @@ pub async fn scdl(
             year,
             funder: asked.clone(),
         });
-    } else if !own.is_empty() && !asked.as_ref().is_some_and(|a| !own.contains(a)) {
+    } else if !own.is_empty() && asked.as_ref().is_none_or(|a| own.contains(a)) {
         filters.push(DashboardFilter {
             year,
             funder: asked.clone().or_else(|| own.first().cloned()),
@@ -438,7 +438,7 @@ pub async fn scdl(
             .iter()
             .filter(|c| c.published_at.is_some())
             .map(|c| i64::from(c.settings.year))
-            .filter(|y| !year.is_some_and(|x| x != *y))
+            .filter(|y| year.is_none_or(|x| x == *y))
             .collect();
         if published.is_empty() {
             return Err(Error::NotFound);
