@@ -74,6 +74,18 @@ impl Headless {
     }
 }
 
+/// A headless Chromium and the platform on SQLite with the demonstration contracts; `None`
+/// when Chromium is absent (see [`Headless::launch`]).
+pub async fn browser_and_demo() -> Option<(Headless, TestApp)> {
+    let headless = Headless::launch().await?;
+    let app = TestApp::spawn(Engine::Sqlite)
+        .await
+        .unwrap()
+        .with_demo()
+        .await;
+    Some((headless, app))
+}
+
 /// Waits until the page's HTML satisfies `ok` (navigation events can be missed when a form
 /// posts and redirects).
 pub async fn wait_for(page: &chromiumoxide::Page, what: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -121,14 +133,9 @@ pub async fn sign_in(page: &chromiumoxide::Page, address: &str, email: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pilot_edits_an_ambition_in_a_real_browser() {
-    let Some(headless) = Headless::launch().await else {
+    let Some((headless, app)) = browser_and_demo().await else {
         return;
     };
-    let app = TestApp::spawn(Engine::Sqlite)
-        .await
-        .unwrap()
-        .with_demo()
-        .await;
     app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
         .await;
 

@@ -6,11 +6,10 @@
 //! The call, the organisation and the accounts are set up through the store, as in the
 //! HTTP tests of the same pages.
 
-use crate::browser::{sign_in, wait_for, Headless};
+use crate::browser::{browser_and_demo, sign_in, wait_for};
 use crate::funding_fixtures::{
     file_statutes, member, new_organisation, open_call, register_funders, save_call, user,
 };
-use crate::helpers::{Engine, TestApp};
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
 use chromiumoxide::Page;
 use quartiers_domain::funding::{CallSettings, Opinion, Status};
@@ -133,14 +132,9 @@ fn euros(n: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_submitted_and_instructed_in_a_real_browser() {
-    let Some(headless) = Headless::launch().await else {
+    let Some((headless, app)) = browser_and_demo().await else {
         return;
     };
-    let app = TestApp::spawn(Engine::Sqlite)
-        .await
-        .unwrap()
-        .with_demo()
-        .await;
 
     // The MEL's financers and its call for projects, open today.
     let contract = app.contract("mel-2024").await;

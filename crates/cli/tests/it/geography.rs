@@ -660,15 +660,10 @@ async fn fresh_platform_knows_every_qpv() {
 /// BAN fixture is answered with its QPV and contract, and the Leaflet map is drawn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn am_i_in_a_qpv_in_a_real_browser() {
-    use crate::browser::{wait_for, Headless};
-    let Some(headless) = Headless::launch().await else {
+    use crate::browser::{browser_and_demo, wait_for};
+    let Some((headless, app)) = browser_and_demo().await else {
         return;
     };
-    let app = TestApp::spawn(Engine::Sqlite)
-        .await
-        .unwrap()
-        .with_demo()
-        .await;
     load_nord(&app).await;
     quartiers_web::geo::import::import_ban_paths(&app.store, &[ban_fixture()])
         .await
