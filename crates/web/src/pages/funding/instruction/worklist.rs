@@ -95,7 +95,7 @@ pub async fn worklist(
             html! {
                 h1 { (title) }
                 @if choices.len() > 1 {
-                    form method="get" action=(format!("/contrats/{slug}/instruction")) {
+                    form.fr-mb-4w method="get" action=(format!("/contrats/{slug}/instruction")) {
                         div.fr-select-group {
                             label.fr-label for="financeur" { "Financeur" }
                             select.fr-select #financeur name="financeur" {
@@ -113,7 +113,7 @@ pub async fn worklist(
                     @let group: Vec<_> = rows.iter().filter(|r| r.status == status.code()).collect();
                     h2.fr-h4 { (layout::capitalize(status.label())) " (" (group.len()) ")" }
                     @if group.is_empty() { p.fr-text--sm { "Aucun dossier." } } @else {
-                        div.fr-table { table {
+                        div.fr-table.fr-table--no-caption { table {
                             caption { "Dossiers « " (status.label()) " »" }
                             thead { tr {
                                 th scope="col" { "Référence" } th scope="col" { "Action" } th scope="col" { "Structure" }
