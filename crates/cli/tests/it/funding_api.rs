@@ -1380,51 +1380,35 @@ async fn bad_input_is_refused_in_french(app: TestApp) {
 
     // A draft: end before start, negative amount — refused, nothing saved.
     let draft = format!("/applications/{}", w.draft);
-    let mut content = application_body("Brouillon", &[2027], &[("etat", 5_000), ("mel", 5_000)]);
-    content["end_on"] = json!("2026-12-31");
-    let p = problem(
-        &asso
+    let faults: [(&str, serde_json::Value, &str, &str); 3] = [
+        ("/end_on", json!("2026-12-31"), "body.end_on", "antérieure"),
+        (
+            "/budget/0/charges/0/amount_cents",
+            json!(-5000),
+            "body.budget[0].charges[0].amount_cents",
+            "négatif",
+        ),
+        (
+            "/budget/0/income/0/account",
+            json!(64),
+            "body.budget[0].income[0].account",
+            "compte de charges",
+        ),
+    ];
+    for (pointer, bad, name, message) in faults {
+        let mut content =
+            application_body("Brouillon", &[2027], &[("etat", 5_000), ("mel", 5_000)]);
+        *content.pointer_mut(pointer).unwrap() = bad;
+        let r = asso
             .send(
                 Method::PUT,
                 &draft,
                 Some(json!({ "version": 1, "body": content })),
             )
-            .await,
-        422,
-    );
-    assert!(field(&p, "body.end_on").contains("antérieure"), "{p}");
-    let mut content = application_body("Brouillon", &[2027], &[("etat", 5_000), ("mel", 5_000)]);
-    content["budget"][0]["charges"][0]["amount_cents"] = json!(-5000);
-    let p = problem(
-        &asso
-            .send(
-                Method::PUT,
-                &draft,
-                Some(json!({ "version": 1, "body": content })),
-            )
-            .await,
-        422,
-    );
-    assert!(
-        field(&p, "body.budget[0].charges[0].amount_cents").contains("négatif"),
-        "{p}"
-    );
-    let mut content = application_body("Brouillon", &[2027], &[("etat", 5_000), ("mel", 5_000)]);
-    content["budget"][0]["income"][0]["account"] = json!(64);
-    let p = problem(
-        &asso
-            .send(
-                Method::PUT,
-                &draft,
-                Some(json!({ "version": 1, "body": content })),
-            )
-            .await,
-        422,
-    );
-    assert!(
-        field(&p, "body.budget[0].income[0].account").contains("compte de charges"),
-        "{p}"
-    );
+            .await;
+        let p = problem(&r, 422);
+        assert!(field(&p, name).contains(message), "{name}: {p}");
+    }
     assert_eq!(
         asso.get(&draft).await["application"]["version"],
         1,
