@@ -281,21 +281,4 @@ impl Store {
             r.try_get::<Vec<u8>, _>("content")?,
         ))
     }
-
-    /// The required kinds the organisation has no current document for.
-    pub async fn missing_documents(
-        &self,
-        organisation_id: i64,
-        required: &[String],
-    ) -> StoreResult<Vec<String>> {
-        let current: Vec<String> = sqlx::query_scalar("SELECT kind FROM organisation_documents WHERE organisation_id = $1 AND replaced_at IS NULL")
-            .bind(organisation_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(required
-            .iter()
-            .filter(|k| !current.contains(k))
-            .cloned()
-            .collect())
-    }
 }

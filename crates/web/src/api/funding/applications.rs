@@ -9,15 +9,14 @@ use super::{
     CSRF_DOC,
 };
 use crate::error::{ApiResult, Error, Problem};
-use crate::funding::contract_slug;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use quartiers_domain::funding::access::ApplicationScope;
-use quartiers_domain::funding::call::{closed_reason, document_label};
+use quartiers_domain::funding::call::closed_reason;
 use quartiers_domain::funding::workflow::{events_from, TransitionError};
-use quartiers_domain::funding::{ApplicationBody, Event, Opinion, Status, SubmissionContext};
+use quartiers_domain::funding::{ApplicationBody, Event, Opinion, Status};
 use quartiers_domain::{FieldError, Principal, Role, ValidationErrors};
 use quartiers_store::funding::applications::{
     ApplicationRow, AuditEntry, FundingLine, Message, StoredApplication,
@@ -185,53 +184,6 @@ fn applicant(p: &Principal, scope: &ApplicationScope) -> bool {
 /// The body's field errors, as paths of the request (`end_on` → `body.end_on`).
 fn body_errors(e: ValidationErrors) -> ValidationErrors {
     prefix_errors(e, "body", |f| f == "documents")
-}
-
-/// What the submission check needs beyond the application: the contract's framework keys
-/// and components, the call's financers and the organisation's missing documents.
-async fn submission_context(
-    state: &AppState,
-    app: &StoredApplication,
-) -> ApiResult<SubmissionContext> {
-    let slug = contract_slug(state, app.contract_id).await?;
-    let contract = state.store.contract(&slug).await?;
-    fn walk(nodes: &[quartiers_domain::FrameworkNode], out: &mut Vec<String>) {
-        for n in nodes {
-            out.push(n.key.clone());
-            walk(&n.children, out);
-        }
-    }
-    let mut node_keys = Vec::new();
-    walk(&contract.document.contract.framework, &mut node_keys);
-    let mut funder_codes: Vec<String> = state
-        .store
-        .envelopes(app.call_id)
-        .await?
-        .into_iter()
-        .map(|e| e.funder)
-        .collect();
-    funder_codes.sort();
-    funder_codes.dedup();
-    let call = state.store.call(app.call_id).await?;
-    let missing_documents = state
-        .store
-        .missing_documents(app.organisation_id, &call.settings.required_documents)
-        .await?
-        .iter()
-        .map(|k| document_label(k).to_string())
-        .collect();
-    Ok(SubmissionContext {
-        node_keys,
-        funder_codes,
-        components: contract
-            .document
-            .contract
-            .components
-            .iter()
-            .map(|c| c.name.clone())
-            .collect(),
-        missing_documents,
-    })
 }
 
 /// Starts an application (draft) of an organisation in a call; with `renewed_from`, from a
@@ -430,7 +382,7 @@ pub async fn missing(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MissingPieces>> {
     let (app, _) = readable(&state, &visitor, id).await?;
-    let ctx = submission_context(&state, &app).await?;
+    let ctx = state.store.submission_context(app.id).await?;
     let missing = body_errors(app.body.missing(&ctx)).0;
     let call = state.store.call(app.call_id).await?;
     Ok(Json(MissingPieces {
@@ -547,7 +499,7 @@ pub async fn fire(
                         return Err(Error::Conflict(reason).into());
                     }
                 }
-                let ctx = submission_context(&state, &app).await?;
+                let ctx = state.store.submission_context(app.id).await?;
                 let missing = app.body.missing(&ctx);
                 if !missing.is_empty() {
                     return Err(Error::Validation(body_errors(missing)).into());

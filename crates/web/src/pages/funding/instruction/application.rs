@@ -13,12 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use quartiers_domain::edit::flat_nodes;
 use quartiers_domain::funding::access::ApplicationScope;
 use quartiers_domain::funding::budget;
-use quartiers_domain::funding::call::document_label;
 use quartiers_domain::funding::workflow::{events_from, transition, Guards, TransitionError};
-use quartiers_domain::funding::{Event, Opinion, SubmissionContext};
+use quartiers_domain::funding::{Event, Opinion};
 use quartiers_domain::{Cents, ValidationErrors};
 use quartiers_store::funding::applications::{FundingLine, StoredApplication};
 use quartiers_store::funding::calls::Funder;
@@ -535,42 +533,10 @@ async fn again(
     Ok((status, render(state, visitor, &app, &scope, &extras).await?).into_response())
 }
 
-/// Every piece still missing for the application to be submitted (French), as the store's
-/// submission check sees them.
+/// Every piece still missing for the application to be submitted (French), checked against
+/// the same context as the `deposer` transition.
 async fn missing_pieces(state: &AppState, app: &StoredApplication) -> Result<Vec<String>> {
-    let slug = contract_slug(state, app.contract_id).await?;
-    let contract = state.store.contract(&slug).await?;
-    let call = state.store.call(app.call_id).await?;
-    let mut funder_codes: Vec<String> = state
-        .store
-        .envelopes(app.call_id)
-        .await?
-        .into_iter()
-        .map(|e| e.funder)
-        .collect();
-    funder_codes.dedup();
-    let missing_documents = state
-        .store
-        .missing_documents(app.organisation_id, &call.settings.required_documents)
-        .await?
-        .iter()
-        .map(|k| document_label(k).to_string())
-        .collect();
-    let ctx = SubmissionContext {
-        node_keys: flat_nodes(&contract.document)
-            .into_iter()
-            .map(|(_, n)| n.key.clone())
-            .collect(),
-        funder_codes,
-        components: contract
-            .document
-            .contract
-            .components
-            .iter()
-            .map(|c| c.name.clone())
-            .collect(),
-        missing_documents,
-    };
+    let ctx = state.store.submission_context(app.id).await?;
     Ok(app
         .body
         .missing(&ctx)
