@@ -14,7 +14,7 @@ pub mod reports;
 pub mod submission;
 mod transitions;
 
-pub use transitions::{summarize, FireOutcome};
+pub use transitions::{line_guards, FireOutcome};
 
 use crate::StoreError;
 use quartiers_domain::funding::workflow::TransitionError;

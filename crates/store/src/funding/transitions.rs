@@ -23,8 +23,17 @@ pub enum FireOutcome {
     AlreadyDone(Status),
 }
 
-/// What the workflow's guards need to know of an application's financer lines.
-pub fn summarize(lines: &[FundingLine]) -> LinesSummary {
+/// The workflow's guards that depend on the financer lines alone (opinions, decisions,
+/// money left to pay); the others (message, completeness, call dates) stay at their default.
+pub fn line_guards(lines: &[FundingLine]) -> Guards {
+    Guards {
+        lines: summarize(lines),
+        left_to_pay: lines.iter().map(|l| l.agreed - l.paid).sum(),
+        ..Default::default()
+    }
+}
+
+fn summarize(lines: &[FundingLine]) -> LinesSummary {
     LinesSummary {
         lines: lines.len(),
         with_opinion: lines.iter().filter(|l| l.opinion.is_some()).count(),
@@ -237,10 +246,8 @@ pub(crate) async fn apply_event(
     comment: Option<&str>,
 ) -> StoreResult<Status> {
     let cur = current(conn, id).await?;
-    let mut guards = Guards {
-        has_message: comment.is_some_and(|c| !c.trim().is_empty()),
-        ..Default::default()
-    };
+    let mut guards = line_guards(&lines_in(conn, id).await?);
+    guards.has_message = comment.is_some_and(|c| !c.trim().is_empty());
     if matches!(event, Event::Deposer | Event::Completer) {
         let ctx = submission_context(conn, &cur).await?;
         guards.missing = cur
@@ -257,9 +264,6 @@ pub(crate) async fn apply_event(
             guards.call_closed = closed_reason(parse(&opens)?, parse(&closes)?, today());
         }
     }
-    let lines = lines_in(conn, id).await?;
-    guards.lines = summarize(&lines);
-    guards.left_to_pay = lines.iter().map(|l| l.agreed - l.paid).sum();
     let to = transition(cur.status, event, &guards)?;
     let now = now_text();
     sqlx::query(

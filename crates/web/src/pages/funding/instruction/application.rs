@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use quartiers_domain::funding::access::ApplicationScope;
 use quartiers_domain::funding::budget;
-use quartiers_domain::funding::workflow::{events_from, transition, Guards, TransitionError};
+use quartiers_domain::funding::workflow::{events_from, transition, TransitionError};
 use quartiers_domain::funding::{Event, Opinion};
 use quartiers_domain::{Cents, ValidationErrors};
 use quartiers_store::funding::applications::{FundingLine, StoredApplication};
@@ -232,12 +232,8 @@ fn opinion_form(
 /// so that the button is shown disabled with its reason instead of failing when pressed.
 /// Guards on what is typed (a required comment) or on submission are checked when posted.
 fn blocked_reason(app: &StoredApplication, lines: &[FundingLine], event: Event) -> Option<String> {
-    let guards = Guards {
-        lines: quartiers_store::funding::summarize(lines),
-        has_message: true,
-        left_to_pay: lines.iter().map(|l| l.agreed - l.paid).sum(),
-        ..Default::default()
-    };
+    let mut guards = quartiers_store::funding::line_guards(lines);
+    guards.has_message = true;
     match transition(app.status, event, &guards) {
         Err(TransitionError::Guard(reason)) => Some(reason),
         _ => None,
