@@ -65,6 +65,9 @@ pub struct Payment {
     pub paid_on: String,
 }
 
+/// Statuses in which an application's report is awaited (SQL list).
+pub(crate) const AWAITING_REPORT: &str = "'conventionne', 'paye', 'bilan_attendu'";
+
 /// An overdue report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct OverdueReport {
@@ -402,7 +405,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT a.id, a.reference, o.name AS organisation, MIN(g.report_due_on) AS due_on
              FROM agreements g JOIN applications a ON a.id = g.application_id JOIN organisations o ON o.id = a.organisation_id
-             WHERE g.report_due_on < $1 AND a.status IN ('conventionne', 'paye', 'bilan_attendu') AND {scope}
+             WHERE g.report_due_on < $1 AND a.status IN ({AWAITING_REPORT}) AND {scope}
              GROUP BY a.id, a.reference, o.name ORDER BY MIN(g.report_due_on)",
         ))
         .bind(today().to_string())
@@ -416,10 +419,10 @@ impl Store {
 
     /// Whether the organisation has an overdue report anywhere (flags its new applications).
     pub async fn has_overdue_report(&self, organisation_id: i64) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
+        let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM agreements g JOIN applications a ON a.id = g.application_id
-             WHERE a.organisation_id = $1 AND g.report_due_on < $2 AND a.status IN ('conventionne', 'paye', 'bilan_attendu')",
-        )
+             WHERE a.organisation_id = $1 AND g.report_due_on < $2 AND a.status IN ({AWAITING_REPORT})",
+        ))
         .bind(organisation_id)
         .bind(today().to_string())
         .fetch_one(&self.pool)

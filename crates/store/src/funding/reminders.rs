@@ -3,6 +3,7 @@
 //! application and due date (recorded in `report_reminders` in the same transaction as the
 //! queued mail), so the job can run every hour on every server.
 
+use super::agreements::AWAITING_REPORT;
 use crate::outbox::{enqueue, Mail};
 use crate::{get_i64, get_str, now_text, Store, StoreResult};
 use quartiers_domain::french::french_date;
@@ -10,9 +11,6 @@ use time::Date;
 
 /// A report due within this many days gets its first reminder.
 pub const DUE_SOON_DAYS: i64 = 30;
-
-/// Statuses in which an application's report is awaited.
-const AWAITING_REPORT: &str = "'conventionne', 'paye', 'bilan_attendu'";
 
 /// Which reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
