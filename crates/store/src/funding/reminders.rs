@@ -90,6 +90,23 @@ impl Store {
         .bind(horizon.to_string())
         .fetch_all(&self.pool)
         .await?;
+        // Reminders already sent, read once: the hourly round then opens a transaction only
+        // for a reminder due now (the primary key still settles a race between servers).
+        let done: std::collections::HashSet<(i64, String, String)> = sqlx::query(&format!(
+            "SELECT r.application_id, r.kind, r.due_on FROM report_reminders r
+             JOIN applications a ON a.id = r.application_id WHERE a.status IN ({AWAITING_REPORT})"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                get_i64(r, "application_id")?,
+                get_str(r, "kind")?,
+                get_str(r, "due_on")?,
+            ))
+        })
+        .collect::<StoreResult<_>>()?;
         let mut sent = RemindersSent::default();
         for r in rows {
             let id = get_i64(&r, "id")?;
@@ -101,6 +118,9 @@ impl Store {
             let Some(kind) = ReminderKind::for_dates(due, today) else {
                 continue;
             };
+            if done.contains(&(id, kind.code().to_string(), due_on.clone())) {
+                continue;
+            }
             let mut tx = self.pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO report_reminders (application_id, kind, due_on, sent_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
