@@ -30,7 +30,11 @@ impl Frame {
             is_admin: visitor.principal().is_some_and(|p| p.is_admin),
             is_applicant: visitor
                 .principal()
-                .is_some_and(|p| !p.organisations.is_empty() || p.roles.is_empty()),
+                // Members of a project carrier, and accounts with no role yet (a carrier's
+                // account before its organisation is created); not the staff.
+                .is_some_and(|p| {
+                    !p.organisations.is_empty() || (p.roles.is_empty() && !p.is_admin)
+                }),
         }
     }
 }
