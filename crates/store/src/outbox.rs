@@ -99,6 +99,15 @@ impl Store {
             .collect()
     }
 
+    /// How many mails are not sent yet (all of them, not only the newest shown).
+    pub async fn count_pending_mails(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Mails not sent yet, oldest first.
     pub async fn pending_mails(&self, limit: i64) -> StoreResult<Vec<OutboxMail>> {
         sqlx::query("SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1")

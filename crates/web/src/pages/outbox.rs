@@ -47,7 +47,7 @@ fn status(m: &OutboxMail) -> Markup {
 pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Html<String>> {
     visitor.require(Action::Administer)?;
     let mails = state.store.outbox(SHOWN).await?;
-    let pending = mails.iter().filter(|m| m.sent_at.is_none()).count();
+    let pending = state.store.count_pending_mails().await?;
     let smtp = state.config.mail.smtp_url.is_some();
     let frame = Frame::new(&state, &visitor);
     let title = "Courriels";
