@@ -125,6 +125,20 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The form's fields with `overrides` replacing (or added to) the defaults.
+fn with_overrides(
+    mut f: Vec<(String, String)>,
+    overrides: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    for (k, v) in overrides {
+        match f.iter_mut().find(|(n, _)| n == k) {
+            Some(slot) => slot.1 = v.to_string(),
+            None => f.push((k.to_string(), v.to_string())),
+        }
+    }
+    f
+}
+
 /// The sign-up form's fields, with `overrides` replacing or adding values.
 fn signup_fields(
     csrf: &str,
@@ -132,7 +146,7 @@ fn signup_fields(
     siret: &str,
     overrides: &[(&str, &str)],
 ) -> Vec<(String, String)> {
-    let mut f = owned(&[
+    let f = owned(&[
         ("csrf", csrf),
         ("email", email),
         ("password", "une phrase de passe solide"),
@@ -143,13 +157,7 @@ fn signup_fields(
         ("legal_representative", "Marie Dupont, présidente"),
         ("contact_email", ""),
     ]);
-    for (k, v) in overrides {
-        match f.iter_mut().find(|(n, _)| n == k) {
-            Some(slot) => slot.1 = v.to_string(),
-            None => f.push((k.to_string(), v.to_string())),
-        }
-    }
-    f
+    with_overrides(f, overrides)
 }
 
 async fn signup_creates_account_and_organisation(app: TestApp) {
@@ -650,7 +658,7 @@ both_engines!(organisation_documents, organisation_members_and_documents);
 fn application_fields(page: &str, year: i32, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
     let v = form_values(page);
     let y = year.to_string();
-    let mut f = owned(&[
+    let f = owned(&[
         ("csrf", &v["csrf"]),
         ("version", &v["version"]),
         ("action", "save"),
@@ -688,13 +696,7 @@ fn application_fields(page: &str, year: i32, overrides: &[(&str, &str)]) -> Vec<
         ("b_0_p_1_amount", "10000"),
         ("b_0_p_1_funder", "mel"),
     ]);
-    for (k, val) in overrides {
-        match f.iter_mut().find(|(n, _)| n == k) {
-            Some(slot) => slot.1 = val.to_string(),
-            None => f.push((k.to_string(), val.to_string())),
-        }
-    }
-    f
+    with_overrides(f, overrides)
 }
 
 async fn draft_application_lifecycle(app: TestApp) {
@@ -1214,13 +1216,7 @@ fn report_fields(page: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)
         .filter(|(k, _)| k != "beneficiaires")
         .collect();
     f.push(("action".into(), "save".into()));
-    for (k, val) in overrides {
-        match f.iter_mut().find(|(n, _)| n == k) {
-            Some(slot) => slot.1 = val.to_string(),
-            None => f.push((k.to_string(), val.to_string())),
-        }
-    }
-    f
+    with_overrides(f, overrides)
 }
 
 async fn report_with_beneficiaries(app: TestApp) {
