@@ -45,7 +45,9 @@ pub fn fold_into(s: &str, out: &mut String) {
         }
         return;
     }
-    for c in s.nfkd() {
+    // Lower-cased before the decomposition: some capitals lower-case to a letter that
+    // decomposes or is mapped below (`ẞ` → `ß` → `ss`, `İ` → `i` + a combining dot).
+    for c in s.to_lowercase().nfkd() {
         if is_combining_mark(c) {
             continue;
         }
@@ -163,6 +165,9 @@ mod tests {
         assert_eq!(fold("ÇA;va"), "ca va");
         assert_eq!(fold(""), "");
         assert_eq!(fold("---"), "");
+        assert_eq!(fold("STRAẞE"), "strasse");
+        assert_eq!(fold("İzmir"), "izmir");
+        assert_eq!(fold(&fold("ẞ")), fold("ẞ"));
     }
 
     #[test]
