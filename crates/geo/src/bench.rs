@@ -234,8 +234,11 @@ fn single(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
 
 /// All cores, [`PerimeterIndex::locate_batch`] on chunks.
 fn all_cores(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
+    // One chunk per thread (at most `SORT_CHUNK`), as `locate_many` does.
+    let per_thread = pts.len().div_ceil(rayon::current_num_threads().max(1));
+    let chunk = per_thread.clamp(16_384, crate::index::SORT_CHUNK);
     let run = || {
-        pts.par_chunks(16_384)
+        pts.par_chunks(chunk)
             .map(|c| {
                 let mut acc = 0u64;
                 index.locate_batch(c, |_, l| acc = acc.wrapping_add(checksum(&l)));
