@@ -320,6 +320,78 @@ impl<'a> Record<'a> {
     }
 }
 
+/// Owned copies of consecutive records (one text arena for all), so that a batch of rows
+/// can be located in parallel while the reader goes on; buffers are reused between
+/// batches.
+#[derive(Debug, Default)]
+pub struct RecordChunk {
+    text: String,
+    ends: Vec<usize>,
+    raw: Vec<u8>,
+    entries: Vec<ChunkEntry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChunkEntry {
+    line: u64,
+    problem: Option<RecordProblem>,
+    text: (usize, usize),
+    ends: (usize, usize),
+    raw: (usize, usize),
+    raw_is_utf8: bool,
+}
+
+impl RecordChunk {
+    /// Appends a copy of `record`.
+    pub fn push(&mut self, record: &Record<'_>) {
+        let text = (self.text.len(), self.text.len() + record.text.len());
+        self.text.push_str(record.text);
+        let ends = (self.ends.len(), self.ends.len() + record.ends.len());
+        self.ends.extend_from_slice(record.ends);
+        let raw = (self.raw.len(), self.raw.len() + record.raw.len());
+        self.raw.extend_from_slice(record.raw);
+        self.entries.push(ChunkEntry {
+            line: record.line,
+            problem: record.problem,
+            text,
+            ends,
+            raw,
+            raw_is_utf8: record.raw_is_utf8,
+        });
+    }
+
+    /// Record `i` (panics past the end).
+    pub fn get(&self, i: usize) -> Record<'_> {
+        let e = self.entries[i];
+        Record {
+            line: e.line,
+            problem: e.problem,
+            text: &self.text[e.text.0..e.text.1],
+            ends: &self.ends[e.ends.0..e.ends.1],
+            raw: &self.raw[e.raw.0..e.raw.1],
+            raw_is_utf8: e.raw_is_utf8,
+        }
+    }
+
+    /// Number of records held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// `true` when no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets the records, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.raw.clear();
+        self.entries.clear();
+    }
+}
+
 /// Streaming CSV reader working on physical lines, built on `csv-core`'s
 /// state machine (quoting, doubled quotes) so that only one record is held
 /// in memory at a time, buffers are reused between records, and a quote
@@ -1426,6 +1498,45 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn record_chunk_keeps_copies_of_the_records() {
+        let data =
+            "id;adresse;lon\n1;\"12 rue X; Lille\";3,05\n\n2;\"ouvert;3,06\n3;é;3\n".as_bytes();
+        let d = sniff_csv(data).unwrap();
+        let mut r = CsvRecords::new(data, d);
+        let mut chunk = RecordChunk::default();
+        let mut want = Vec::new();
+        while let Some(rec) = r.next_record() {
+            let rec = rec.unwrap();
+            let fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            want.push((
+                rec.line,
+                rec.problem,
+                fields,
+                rec.raw_utf8().map(<[u8]>::to_vec),
+            ));
+            chunk.push(&rec);
+        }
+        assert_eq!(chunk.len(), 4);
+        for (i, w) in want.iter().enumerate() {
+            let rec = chunk.get(i);
+            let fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            assert_eq!(
+                (
+                    rec.line,
+                    rec.problem,
+                    fields,
+                    rec.raw_utf8().map(<[u8]>::to_vec)
+                ),
+                *w
+            );
+        }
+        assert_eq!(chunk.get(2).problem, Some(RecordProblem::UnclosedQuote));
+        assert_eq!(chunk.get(3).line, 5);
+        chunk.clear();
+        assert!(chunk.is_empty());
     }
 
     #[test]
