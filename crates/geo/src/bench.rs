@@ -7,7 +7,8 @@
 //!   a disc of [`URBAN_RADIUS_M`] metres. Roughly a tenth of these points fall inside a QPV,
 //!   and many more within the 500 m nearest-QPV radius, so they exercise every code path.
 //!
-//! [`run_locate_bench`] prints one `name: value unit` line per figure. [`export_points`]
+//! [`run_locate_bench`] prints one `name: value unit` line per figure; the batch
+//! throughputs are the best of [`RUNS`] runs. [`export_points`]
 //! writes the same sets for `crates/geo/bench/shapely_reference.py`.
 
 use crate::index::PerimeterIndex;
@@ -214,25 +215,36 @@ fn single_locate(index: &PerimeterIndex, pts: &[(f64, f64)]) -> f64 {
     pts.len() as f64 / s.max(1e-12)
 }
 
-/// One thread, [`PerimeterIndex::locate_batch`].
+/// Throughput runs per figure: the best is kept, since on a shared machine the other
+/// tenants only ever slow a run down.
+pub const RUNS: usize = 3;
+
+/// One thread, [`PerimeterIndex::locate_batch`]: the best of [`RUNS`] runs, per
+/// wall-clock second and per CPU-second.
 fn single(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
     let mut acc = 0u64;
     index.locate_batch(&pts[..pts.len().min(100_000)], |_, l| {
         acc = acc.wrapping_add(checksum(&l))
     });
-    let t = Instant::now();
-    let c0 = thread_cpu_seconds();
-    index.locate_batch(pts, |_, l| acc = acc.wrapping_add(checksum(&l)));
-    let s = t.elapsed().as_secs_f64();
-    let cpu = match (c0, thread_cpu_seconds()) {
-        (Some(a), Some(b)) if b > a => pts.len() as f64 / (b - a),
-        _ => pts.len() as f64 / s.max(1e-12),
-    };
+    let (mut best, mut best_cpu) = (0f64, 0f64);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let c0 = thread_cpu_seconds();
+        index.locate_batch(pts, |_, l| acc = acc.wrapping_add(checksum(&l)));
+        let s = t.elapsed().as_secs_f64();
+        let rate = pts.len() as f64 / s.max(1e-12);
+        let cpu = match (c0, thread_cpu_seconds()) {
+            (Some(a), Some(b)) if b > a => pts.len() as f64 / (b - a),
+            _ => rate,
+        };
+        best = best.max(rate);
+        best_cpu = best_cpu.max(cpu);
+    }
     std::hint::black_box(acc);
-    (pts.len() as f64 / s.max(1e-12), cpu as u64)
+    (best, best_cpu as u64)
 }
 
-/// All cores, [`PerimeterIndex::locate_batch`] on chunks.
+/// All cores, [`PerimeterIndex::locate_batch`] on chunks: the best of [`RUNS`] runs.
 fn all_cores(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
     // One chunk per thread (at most `SORT_CHUNK`), as `locate_many` does.
     let per_thread = pts.len().div_ceil(rayon::current_num_threads().max(1));
@@ -246,11 +258,14 @@ fn all_cores(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
             })
             .sum::<u64>()
     };
-    let _ = run();
-    let t = Instant::now();
-    let acc = run();
-    let s = t.elapsed().as_secs_f64();
-    (pts.len() as f64 / s.max(1e-12), std::hint::black_box(acc))
+    let mut acc = run();
+    let mut best = 0f64;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        acc = acc.wrapping_add(run());
+        best = best.max(pts.len() as f64 / t.elapsed().as_secs_f64().max(1e-12));
+    }
+    (best, std::hint::black_box(acc))
 }
 
 /// Build the index from `qpv_file` (any format [`read_path`] accepts), then measure
