@@ -482,7 +482,8 @@ fn row_outcome<'r>(
 }
 
 /// Processes a CSV stream: see the [module documentation](self). The input
-/// is streamed (one record in memory at a time) and the output buffered.
+/// is streamed (16,384 records in memory at a time, located on all cores)
+/// and the output buffered.
 /// `locate` is called for every readable row (`RowInput::Invalid` rows are
 /// written as `non localisé` without calling it); `progress` receives the
 /// number of rows done every [`ProcessOptions::progress_every`] rows and at
