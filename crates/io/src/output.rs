@@ -450,8 +450,8 @@ fn shape_problem(
     None
 }
 
-/// Rows per chunk of [`process_csv`]: enough to keep every core busy, small enough to
-/// keep the chunk's copies (a few MB) in the caches.
+/// Rows per chunk of [`process_csv`] and [`process_xlsx`]: enough to keep every core
+/// busy, small enough to keep the chunk's copies (a few MB) in the caches.
 const ROW_CHUNK: usize = 16_384;
 
 /// The result of one CSV row and, for a row that could not be read, its French error
@@ -692,77 +692,97 @@ where
             .map_err(xlsx_err)?;
     }
 
-    let mut cells: Vec<String> = Vec::new();
-    let mut scratch = RowScratch::default();
+    // As for CSV: the rows of a chunk are interpreted and located on all cores, then
+    // written in order on this thread.
+    let rows: Vec<(u64, &[Data])> = table.rows().collect();
+    let mut outcomes: Vec<(RowResult<'r>, Option<String>)> = Vec::new();
+    let mut error_text = String::new();
     let every = opts.progress_every.max(1);
     let mut out_row: u32 = 0;
-    for (line, row) in table.rows() {
-        out_row += 1;
-        summary.rows += 1;
-        cells.resize(row.len(), String::new());
-        for (i, c) in row.iter().enumerate() {
-            cell_to_string(c, &mut cells[i]);
-            let col = col0 + i as u16;
-            match c {
-                Data::Empty => {}
-                Data::String(s) => {
-                    ws.write_string(out_row, col, s).map_err(xlsx_err)?;
-                }
-                Data::Float(f) => {
-                    ws.write_number(out_row, col, *f).map_err(xlsx_err)?;
-                }
-                Data::Int(n) => {
-                    ws.write_number(out_row, col, *n as f64).map_err(xlsx_err)?;
-                }
-                Data::Bool(b) => {
-                    ws.write_boolean(out_row, col, *b).map_err(xlsx_err)?;
-                }
-                Data::DateTime(d) => {
-                    let v = d.as_f64();
-                    let f = if v.fract() == 0.0 { &date } else { &datetime };
-                    ws.write_number_with_format(out_row, col, v, f)
-                        .map_err(xlsx_err)?;
-                }
-                Data::DateTimeIso(s) | Data::DurationIso(s) => {
-                    ws.write_string(out_row, col, s).map_err(xlsx_err)?;
-                }
-                Data::Error(_) => {
-                    ws.write_string(out_row, col, &cells[i]).map_err(xlsx_err)?;
+    for chunk in rows.chunks(ROW_CHUNK) {
+        chunk
+            .par_iter()
+            .with_min_len(64)
+            .map_init(
+                || (RowScratch::default(), Vec::<String>::new()),
+                |(scratch, cells), &(_, row)| {
+                    cells.resize(row.len(), String::new());
+                    for (cell, c) in cells.iter_mut().zip(row) {
+                        cell_to_string(c, cell);
+                    }
+                    let fields: &[String] = cells;
+                    match mapping.interpret(&fields, scratch) {
+                        RowInput::Invalid(m) => {
+                            (RowResult::not_located(m.to_string()), Some(m.to_string()))
+                        }
+                        row_input => (locate(&row_input), None),
+                    }
+                },
+            )
+            .collect_into_vec(&mut outcomes);
+        for (&(line, row), (result, error)) in chunk.iter().zip(outcomes.drain(..)) {
+            out_row += 1;
+            summary.rows += 1;
+            for (i, c) in row.iter().enumerate() {
+                let col = col0 + i as u16;
+                match c {
+                    Data::Empty => {}
+                    Data::String(s) => {
+                        ws.write_string(out_row, col, s).map_err(xlsx_err)?;
+                    }
+                    Data::Float(f) => {
+                        ws.write_number(out_row, col, *f).map_err(xlsx_err)?;
+                    }
+                    Data::Int(n) => {
+                        ws.write_number(out_row, col, *n as f64).map_err(xlsx_err)?;
+                    }
+                    Data::Bool(b) => {
+                        ws.write_boolean(out_row, col, *b).map_err(xlsx_err)?;
+                    }
+                    Data::DateTime(d) => {
+                        let v = d.as_f64();
+                        let f = if v.fract() == 0.0 { &date } else { &datetime };
+                        ws.write_number_with_format(out_row, col, v, f)
+                            .map_err(xlsx_err)?;
+                    }
+                    Data::DateTimeIso(s) | Data::DurationIso(s) => {
+                        ws.write_string(out_row, col, s).map_err(xlsx_err)?;
+                    }
+                    Data::Error(_) => {
+                        cell_to_string(c, &mut error_text);
+                        ws.write_string(out_row, col, &error_text)
+                            .map_err(xlsx_err)?;
+                    }
                 }
             }
-        }
-        let fields: &[String] = &cells;
-        let row_input = mapping.interpret(&fields, &mut scratch);
-        let result = if let RowInput::Invalid(m) = row_input {
-            summary.error(line, m.to_string(), opts.max_errors);
-            RowResult::not_located(m.to_string())
-        } else {
-            locate(&row_input)
-        };
-        summary.record(&result);
-        let c = added_col;
-        let strings = [
-            (0u16, result.qpv_code.as_ref()),
-            (1, result.qpv_nom.as_ref()),
-            (2, result.autres_perimetres.as_ref()),
-            (3, result.status.label()),
-            (6, result.message.as_ref()),
-        ];
-        for (j, s) in strings {
-            if !s.is_empty() {
-                ws.write_string(out_row, c + j, s).map_err(xlsx_err)?;
+            if let Some(m) = error {
+                summary.error(line, m, opts.max_errors);
             }
-        }
-        if let Some(d) = result.distance_qpv_m.filter(|d| d.is_finite()) {
-            ws.write_number(out_row, c + 4, d.round())
-                .map_err(xlsx_err)?;
-        }
-        if let Some(s) = result.score_geocodage.filter(|s| s.is_finite()) {
-            ws.write_number(out_row, c + 5, (s * 100.0).round() / 100.0)
-                .map_err(xlsx_err)?;
-        }
-        if summary.rows.is_multiple_of(every) {
-            progress(summary.rows);
+            summary.record(&result);
+            let c = added_col;
+            let strings = [
+                (0u16, result.qpv_code.as_ref()),
+                (1, result.qpv_nom.as_ref()),
+                (2, result.autres_perimetres.as_ref()),
+                (3, result.status.label()),
+                (6, result.message.as_ref()),
+            ];
+            for (j, s) in strings {
+                if !s.is_empty() {
+                    ws.write_string(out_row, c + j, s).map_err(xlsx_err)?;
+                }
+            }
+            if let Some(d) = result.distance_qpv_m.filter(|d| d.is_finite()) {
+                ws.write_number(out_row, c + 4, d.round())
+                    .map_err(xlsx_err)?;
+            }
+            if let Some(s) = result.score_geocodage.filter(|s| s.is_finite()) {
+                ws.write_number(out_row, c + 5, (s * 100.0).round() / 100.0)
+                    .map_err(xlsx_err)?;
+            }
+            if summary.rows.is_multiple_of(every) {
+                progress(summary.rows);
+            }
         }
     }
     wb.save_to_writer(output).map_err(xlsx_err)?;
@@ -1353,6 +1373,46 @@ mod tests {
         let e =
             process_table(Cursor::new(input), &mut out, &opts, locate_simple, |_| {}).unwrap_err();
         assert_eq!(e.to_string(), "la feuille « Inconnue » n'existe pas (feuilles du classeur : « Adresses », « Notes », « Brouillon »)");
+    }
+
+    #[test]
+    fn xlsx_chunks_keep_row_order_and_errors_in_line_order() {
+        let n = ROW_CHUNK + ROW_CHUNK / 4;
+        let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let mut sheet = vec![vec!["id", "lon", "lat"]];
+        for (i, id) in ids.iter().enumerate() {
+            let lon = match i % 997 {
+                9 => "abc",
+                _ if i % 2 == 0 => "3.1",
+                _ => "2.9",
+            };
+            sheet.push(vec![id.as_str(), lon, "50.6"]);
+        }
+        let input = make_xlsx(&[("Lignes", sheet)]);
+        let mut out = Cursor::new(Vec::new());
+        let opts = ProcessOptions {
+            max_errors: usize::MAX,
+            ..ProcessOptions::default()
+        };
+        let s = process_table(Cursor::new(input), &mut out, &opts, locate_simple, |_| {}).unwrap();
+        assert_eq!(s.rows, n as u64);
+        let (_, rows) = read_xlsx(out.into_inner());
+        assert_eq!(rows.len(), n);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row[0], i.to_string());
+            let want = match i % 997 {
+                9 => "non localisé",
+                _ if i % 2 == 0 => "dans un QPV",
+                _ => "hors QPV",
+            };
+            assert_eq!(row[6], want, "row {i}");
+        }
+        let lines: Vec<u64> = s.errors.iter().map(|e| e.0).collect();
+        let want: Vec<u64> = (0..n as u64)
+            .filter(|i| i % 997 == 9)
+            .map(|i| i + 2)
+            .collect();
+        assert_eq!(lines, want);
     }
 
     #[test]
