@@ -652,27 +652,26 @@ struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// Key of a point: its 1/256° row and column, 11 bits each (they wrap every 8°, which
-    /// only interleaves far-apart squares). Invalid coordinates give some key: the
-    /// pipeline answers them as it does in any order.
+    /// Key of the point of grid cell `(gi, gj)`: its 1/256° row and column, 11 bits each
+    /// (they wrap every 8°, which only interleaves far-apart squares).
     #[inline(always)]
-    fn key(x: f64, y: f64) -> u32 {
+    fn key(gi: i64, gj: i64) -> u32 {
         let mask = (1 << SORT_BITS) - 1;
-        let col = ((gi_of(x) >> 2) as u32) & mask;
-        let row = ((gj_of(y) >> 2) as u32) & mask;
+        let col = ((gi >> 2) as u32) & mask;
+        let row = ((gj >> 2) as u32) & mask;
         row << SORT_BITS | col
     }
 
-    /// Orders the points of `chunk` for which `keep(position, lon, lat)` is true.
-    fn sort(&mut self, chunk: &[(f64, f64)], mut keep: impl FnMut(usize, f64, f64) -> bool) {
+    /// Orders the points of `chunk` by `key(position, lon, lat)`, leaving out those
+    /// whose key is `None`.
+    fn sort(&mut self, chunk: &[(f64, f64)], mut key: impl FnMut(usize, f64, f64) -> Option<u32>) {
         assert!(chunk.len() <= u32::MAX as usize);
         let mask = (1u32 << SORT_BITS) - 1;
         let mut by_col = vec![0u32; 1 << SORT_BITS];
         let mut by_row = vec![0u32; 1 << SORT_BITS];
         self.tmp.clear();
         for (i, &(x, y)) in chunk.iter().enumerate() {
-            if keep(i, x, y) {
-                let k = Self::key(x, y);
+            if let Some(k) = key(i, x, y) {
                 by_col[(k & mask) as usize] += 1;
                 by_row[(k >> SORT_BITS) as usize] += 1;
                 self.tmp.push((k as u64) << 32 | i as u64);
@@ -1242,28 +1241,28 @@ impl PerimeterIndex {
         }
     }
 
-    /// False when the point's cell holds no perimeter, edge or candidate (the answer is
-    /// then empty), or the coordinates are invalid. Reads `top` and `occupied`, and for
-    /// the points of occupied blocks `tiles` and `occupied_cells` (together about 2 MB
-    /// for France, mostly in the CPU caches), never the descriptors.
+    /// The point's grid cell `(gi, gj)`, or `None` when the cell holds no perimeter, edge
+    /// or candidate (the answer is then empty) or the coordinates are invalid. Reads `top`
+    /// and `occupied`, and for the points of occupied blocks `tiles` and `occupied_cells`
+    /// (together about 2 MB for France, mostly in the CPU caches), never the descriptors.
     #[inline(always)]
-    fn may_hold(&self, lon: f64, lat: f64) -> bool {
+    fn occupied_cell(&self, lon: f64, lat: f64) -> Option<(i64, i64)> {
         let (i, j) = (gi_of(lon), gj_of(lat));
         let valid = lon.is_finite()
             && lat.is_finite()
             && (0..GI_MAX).contains(&i)
             && (0..GJ_MAX).contains(&j);
         if !valid {
-            return false;
+            return None;
         }
         let t = self.top[((j >> 10) * 360 + (i >> 10)) as usize] as usize;
         let b = (((j >> 4) & (TILE - 1)) << 6 | ((i >> 4) & (TILE - 1))) as usize;
         if self.occupied[t * 64 + (b >> 6)] >> (b & 63) & 1 == 0 {
-            return false;
+            return None;
         }
         let bl = self.tiles[t * 4096 + b] as usize;
         let slot = ((j & (BLOCK - 1)) << 4 | (i & (BLOCK - 1))) as usize;
-        self.occupied_cells[bl * 4 + (slot >> 6)] >> (slot & 63) & 1 != 0
+        (self.occupied_cells[bl * 4 + (slot >> 6)] >> (slot & 63) & 1 != 0).then_some((i, j))
     }
 
     /// Offset of the point's cell descriptor (0: empty) and its grid row.
@@ -1301,7 +1300,11 @@ impl PerimeterIndex {
         lat: f64,
         out: &mut SmallVec<[PerimeterId; 3]>,
     ) {
-        out.extend_from_slice(&self.blob[v.body..v.body + v.n_inside]);
+        // Most cells have no covering perimeter: `extend_from_slice` would still call
+        // `memmove` for nothing (about 80 instructions per point).
+        if v.n_inside > 0 {
+            out.extend_from_slice(&self.blob[v.body..v.body + v.n_inside]);
+        }
         if v.n_parts > 0 {
             let parts = &self.blob[v.parts_at()..v.parts_at() + 3 * v.n_parts];
             for p in parts.chunks_exact(3) {
@@ -1414,11 +1417,11 @@ impl PerimeterIndex {
         for (c, chunk) in points.chunks(SORT_CHUNK).enumerate() {
             let base = c * SORT_CHUNK;
             order.sort(chunk, |i, x, y| {
-                let keep = self.may_hold(x, y);
-                if !keep {
+                let cell = self.occupied_cell(x, y);
+                if cell.is_none() {
                     f(base + i, Location::default());
                 }
-                keep
+                cell.map(|(gi, gj)| PlaceOrder::key(gi, gj))
             });
             self.locate_ordered(&order.points, &mut |k, l| {
                 f(base + order.ids[k] as usize, l)
