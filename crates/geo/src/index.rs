@@ -583,6 +583,26 @@ fn gj_of(lat: f64) -> i64 {
     ifloor(lat * LEAF_PER_DEG_F) + GJ_OFFSET
 }
 
+/// Grid cell `(gi, gj)` of a WGS84 point, `None` for non-finite or out-of-range
+/// coordinates.
+#[inline(always)]
+fn grid_cell(lon: f64, lat: f64) -> Option<(i64, i64)> {
+    let (i, j) = (gi_of(lon), gj_of(lat));
+    let valid =
+        lon.is_finite() && lat.is_finite() && (0..GI_MAX).contains(&i) && (0..GJ_MAX).contains(&j);
+    valid.then_some((i, j))
+}
+
+/// Where cell `(gi, gj)` of the grid is stored: its 1° tile in `top`, its block in the
+/// tile (0..4096), and its slot in the block (0..256).
+#[inline(always)]
+fn grid_address(gi: i64, gj: i64) -> (usize, usize, usize) {
+    let tile = ((gj >> 10) * 360 + (gi >> 10)) as usize;
+    let block = (((gj >> 4) & (TILE - 1)) << 6 | ((gi >> 4) & (TILE - 1))) as usize;
+    let slot = ((gj & (BLOCK - 1)) << 4 | (gi & (BLOCK - 1))) as usize;
+    (tile, block, slot)
+}
+
 /// Smallest metres-per-degree of longitude over a latitude range (conservative
 /// conversion of metres to degrees).
 fn min_kx(lat0: f64, lat1: f64) -> f64 {
@@ -1247,39 +1267,24 @@ impl PerimeterIndex {
     /// (together about 2 MB for France, mostly in the CPU caches), never the descriptors.
     #[inline(always)]
     fn occupied_cell(&self, lon: f64, lat: f64) -> Option<(i64, i64)> {
-        let (i, j) = (gi_of(lon), gj_of(lat));
-        let valid = lon.is_finite()
-            && lat.is_finite()
-            && (0..GI_MAX).contains(&i)
-            && (0..GJ_MAX).contains(&j);
-        if !valid {
-            return None;
-        }
-        let t = self.top[((j >> 10) * 360 + (i >> 10)) as usize] as usize;
-        let b = (((j >> 4) & (TILE - 1)) << 6 | ((i >> 4) & (TILE - 1))) as usize;
+        let (i, j) = grid_cell(lon, lat)?;
+        let (tile, b, slot) = grid_address(i, j);
+        let t = self.top[tile] as usize;
         if self.occupied[t * 64 + (b >> 6)] >> (b & 63) & 1 == 0 {
             return None;
         }
         let bl = self.tiles[t * 4096 + b] as usize;
-        let slot = ((j & (BLOCK - 1)) << 4 | (i & (BLOCK - 1))) as usize;
         (self.occupied_cells[bl * 4 + (slot >> 6)] >> (slot & 63) & 1 != 0).then_some((i, j))
     }
 
     /// Offset of the point's cell descriptor (0: empty) and its grid row.
     #[inline]
     fn cell_id(&self, lon: f64, lat: f64) -> (u32, i64) {
-        if !(lon.is_finite() && lat.is_finite()) {
+        let Some((gi, gj)) = grid_cell(lon, lat) else {
             return (0, 0);
-        }
-        let gi = gi_of(lon);
-        let gj = gj_of(lat);
-        if !(0..GI_MAX).contains(&gi) || !(0..GJ_MAX).contains(&gj) {
-            return (0, 0);
-        }
-        let t = self.top[((gj >> 10) * 360 + (gi >> 10)) as usize];
-        let bslot = ((gj >> 4) & (TILE - 1)) << 6 | ((gi >> 4) & (TILE - 1));
-        let bl = self.tiles[t as usize * 4096 + bslot as usize];
-        let slot = ((gj & (BLOCK - 1)) << 4 | (gi & (BLOCK - 1))) as usize;
+        };
+        let (tile, block, slot) = grid_address(gi, gj);
+        let bl = self.tiles[self.top[tile] as usize * 4096 + block];
         (self.blocks[bl as usize * 256 + slot], gj)
     }
 
@@ -1486,22 +1491,13 @@ impl PerimeterIndex {
                     let (x, y) = points[q];
                     px[r][k] = x;
                     py[r][k] = y;
-                    let (i, j) = (gi_of(x), gj_of(y));
-                    let valid = x.is_finite()
-                        && y.is_finite()
-                        && (0..GI_MAX).contains(&i)
-                        && (0..GJ_MAX).contains(&j);
-                    let (i, j) = if valid { (i, j) } else { (0, 0) };
+                    let cell = grid_cell(x, y);
+                    let (i, j) = cell.unwrap_or((0, 0));
                     gj[r][k] = j;
-                    let t = if valid {
-                        self.top[((j >> 10) * 360 + (i >> 10)) as usize]
-                    } else {
-                        0
-                    };
-                    let bslot = ((j >> 4) & (TILE - 1)) << 6 | ((i >> 4) & (TILE - 1));
-                    let bl = self.tiles[t as usize * 4096 + bslot as usize];
-                    let slot = ((j & (BLOCK - 1)) << 4 | (i & (BLOCK - 1))) as u32;
-                    state[r][k] = bl * 256 + slot;
+                    let (tile, block, slot) = grid_address(i, j);
+                    let t = if cell.is_some() { self.top[tile] } else { 0 };
+                    let bl = self.tiles[t as usize * 4096 + block];
+                    state[r][k] = bl * 256 + slot as u32;
                     prefetch(self.blocks.as_ptr().wrapping_add(state[r][k] as usize));
                 }
             }
