@@ -246,9 +246,8 @@ fn single(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
 
 /// All cores, [`PerimeterIndex::locate_batch`] on chunks: the best of [`RUNS`] runs.
 fn all_cores(index: &PerimeterIndex, pts: &[(f64, f64)]) -> (f64, u64) {
-    // One chunk per thread (at most `SORT_CHUNK`), as `locate_many` does.
-    let per_thread = pts.len().div_ceil(rayon::current_num_threads().max(1));
-    let chunk = per_thread.clamp(16_384, crate::index::SORT_CHUNK);
+    // The chunks `locate_many` uses.
+    let chunk = crate::index::parallel_chunk_len(pts.len());
     let run = || {
         pts.par_chunks(chunk)
             .map(|c| {

@@ -648,6 +648,14 @@ fn huge_pages<T: Copy>(v: Vec<T>) -> Vec<T> {
 /// of 1 M points took the throughput from about 10 to 15 M points/s; chunks of 256 k or
 /// 512 k gained less, and chunks of 4 M were slower (their buffers leave the caches).
 pub const SORT_CHUNK: usize = 1 << 20;
+/// Points per parallel task when `len` points are located on all cores (rayon's pool):
+/// one chunk per thread and [`SORT_CHUNK`] at most, so that each chunk is put in
+/// geographic order as a whole.
+pub fn parallel_chunk_len(len: usize) -> usize {
+    len.div_ceil(rayon::current_num_threads().max(1))
+        .clamp(16_384, SORT_CHUNK)
+}
+
 /// Below this many points, a batch is processed in input order (ordering would not pay).
 const SORT_MIN: usize = 1 << 12;
 /// Radix of the ordering sort: 11 bits of the 1/256° column, then of the row.
@@ -1389,10 +1397,7 @@ impl PerimeterIndex {
     /// the same order. Each thread uses [`PerimeterIndex::locate_batch`].
     pub fn locate_many(&self, points: &[(f64, f64)]) -> Vec<Location> {
         let mut out = vec![Location::default(); points.len()];
-        // One chunk per thread and per SORT_CHUNK at most, so that each is put in
-        // geographic order as a whole.
-        let per_thread = points.len().div_ceil(rayon::current_num_threads().max(1));
-        let chunk = per_thread.clamp(16_384, SORT_CHUNK);
+        let chunk = parallel_chunk_len(points.len());
         out.par_chunks_mut(chunk)
             .zip(points.par_chunks(chunk))
             .for_each(|(o, p)| {
