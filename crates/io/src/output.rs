@@ -37,8 +37,8 @@ use rayon::prelude::*;
 
 use crate::table::{
     cell_to_string, detect_columns, read_sample, sniff_csv, ColumnMapping, ColumnSpec, CsvDialect,
-    CsvRecords, Record, RecordChunk, RecordProblem, RowInput, RowScratch, TableError, TableFormat,
-    TextEncoding, XlsxTable,
+    CsvRecords, Fields, Record, RecordChunk, RecordProblem, RowInput, RowScratch, TableError,
+    TableFormat, TextEncoding, XlsxTable,
 };
 
 /// Names of the columns appended to the input, in order.
@@ -475,8 +475,19 @@ fn row_outcome<'r>(
         }
         return (RowResult::new(Status::NotLocated), Some(msg));
     }
-    match mapping.interpret(rec, scratch) {
-        RowInput::Invalid(m) => (RowResult::new(Status::NotLocated), Some(m.to_string())),
+    locate_fields(mapping, rec, scratch, locate)
+}
+
+/// `locate`'s result for a row whose fields can be read; otherwise a `non localisé`
+/// result carrying the French reason, also returned apart for the summary's error list.
+fn locate_fields<'a, 'r, F: Fields<'a>>(
+    mapping: &ColumnMapping,
+    fields: &F,
+    scratch: &'a mut RowScratch,
+    locate: &(impl Fn(&RowInput<'_>) -> RowResult<'r> + Sync),
+) -> (RowResult<'r>, Option<String>) {
+    match mapping.interpret(fields, scratch) {
+        RowInput::Invalid(m) => (RowResult::not_located(m.to_string()), Some(m.to_string())),
         row => (locate(&row), None),
     }
 }
@@ -711,12 +722,7 @@ where
                         cell_to_string(c, cell);
                     }
                     let fields: &[String] = cells;
-                    match mapping.interpret(&fields, scratch) {
-                        RowInput::Invalid(m) => {
-                            (RowResult::not_located(m.to_string()), Some(m.to_string()))
-                        }
-                        row_input => (locate(&row_input), None),
-                    }
+                    locate_fields(&mapping, &fields, scratch, &locate)
                 },
             )
             .collect_into_vec(&mut outcomes);
