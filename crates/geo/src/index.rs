@@ -51,16 +51,19 @@
 //!     time a chain whose bounding box is farther than the best distance so far is
 //!     skipped. The distances to the edges of a chain are computed with vector
 //!     instructions (AVX2 when the CPU has it).
-//! - [`PerimeterIndex::locate_batch`] first answers the points whose cell is empty from
-//!   two small bitmaps (occupied blocks, occupied cells; about 2 MB for France, mostly
-//!   in the CPU caches), then puts the others in geographic order (a two-pass radix sort
-//!   on their 1/256° square, chunks of 1 M points), so that neighbouring points follow
-//!   each other: the index lines they read stay in the caches and their branches repeat.
-//!   It then runs them through the levels as a software pipeline over groups of 16
-//!   points, with prefetches one step ahead of each level, and the big arrays are placed
-//!   on 2 MB pages when the OS allows it (fewer TLB misses). On the national urban
-//!   benchmark the ordering and the bitmaps together took the throughput from about 10
-//!   to about 15 M points/s on one core, and the uniform set from about 40 to 130 M/s.
+//! - [`PerimeterIndex::locate_batch`] first finds the points whose cell is empty from
+//!   small bitmaps (`top`, `tiles` and one bit per cell of each stored block; about 2 MB
+//!   for France, mostly in the CPU caches), four points at a time with AVX2 gathers, and
+//!   answers them at once. It puts the others in block order (one counting pass on the
+//!   number of their 1/64° block, which the empty-cell test computes anyway; chunks of
+//!   1 M points), so that the points of one neighbourhood follow each other and the
+//!   descriptors and chains they read stay in the caches. It then computes them in that
+//!   order, prefetching the descriptor of the point a dozen places ahead and its first
+//!   candidate chain half as far ahead; the big arrays are placed on 2 MB pages when the
+//!   OS allows it (fewer TLB misses). On the national urban benchmark, the vector
+//!   empty-cell test and the block order took one core from about 15 to about 23 M
+//!   points/s (the 1/256° radix sort and five-stage software pipeline they replace spent
+//!   about 30 ns per point before any exact test).
 //!
 //! Most points fall in cells that are empty or fully inside one perimeter, which are
 //! answered after the three array reads.
@@ -320,12 +323,10 @@ pub struct PerimeterIndex {
     /// 64×64 blocks per tile: block number (0: the empty block; uniform blocks are
     /// shared).
     tiles: Vec<u32>,
-    /// One bit per block of each tile (64 words per tile): the block holds a non-empty
-    /// cell. 8 bytes per 64 blocks, small enough to stay in the CPU caches, so that
-    /// [`PerimeterIndex::locate_batch`] answers points far from every perimeter before
-    /// reading the big arrays.
-    occupied: Vec<u64>,
     /// One bit per cell of each stored block (4 words per block): the cell is not empty.
+    /// 32 bytes per block, small enough to stay in the CPU caches with `top` and
+    /// `tiles`, so that [`PerimeterIndex::locate_batch`] answers the points of empty
+    /// cells without reading the big arrays.
     occupied_cells: Vec<u64>,
     /// 16×16 cell offsets (in `blob`) per block.
     blocks: Vec<u32>,
@@ -643,98 +644,92 @@ fn huge_pages<T: Copy>(v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// Points per chunk put in geographic order by [`PerimeterIndex::locate_batch`] (1 M:
-/// about 36 MB of working buffers). Measured on the national urban set: ordering chunks
-/// of 1 M points took the throughput from about 10 to 15 M points/s; chunks of 256 k or
-/// 512 k gained less, and chunks of 4 M were slower (their buffers leave the caches).
+/// Points per chunk put in block order by [`PerimeterIndex::locate_batch`] (1 M: 24 MB
+/// of records). Measured on the national urban set: chunks of 256 k points left fewer
+/// points per block and the index lines were reused less (about 20 % slower); chunks of
+/// 4 M spent more in the ordering than they gained.
 pub const SORT_CHUNK: usize = 1 << 20;
 /// Points per parallel task when `len` points are located on all cores (rayon's pool):
 /// one chunk per thread and [`SORT_CHUNK`] at most, so that each chunk is put in
-/// geographic order as a whole.
+/// block order as a whole.
 pub fn parallel_chunk_len(len: usize) -> usize {
     len.div_ceil(rayon::current_num_threads().max(1))
         .clamp(16_384, SORT_CHUNK)
 }
 
-/// Below this many points, a batch is processed in input order (ordering would not pay).
+/// Below this many points, a batch is processed in input order (ordering would not pay:
+/// it clears a counter per stored block).
 const SORT_MIN: usize = 1 << 12;
-/// Radix of the ordering sort: 11 bits of the 1/256° column, then of the row.
-const SORT_BITS: u32 = 11;
 
-/// Geographic order of one chunk of points (buffers reused between chunks).
+/// A point of a batch: coordinates, position in its chunk, and entry of its cell in
+/// `blocks` (`block * 256 + slot`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Rec {
+    x: f64,
+    y: f64,
+    id: u32,
+    cell: u32,
+}
+
+/// Block order of one chunk of points (buffers reused between chunks): a counting sort
+/// on the number of the point's stored block, whose numbers follow the grid row by row.
 ///
-/// Hand-written rather than taken from a sorting crate: the ordering needs neighbouring
-/// points together, not a total order, and two counting-sort passes on an 11-bit digit
-/// each (moving 8-byte key-and-position words), then one copy of the points in their new
-/// order, do it in about 15 ns per point; comparison sorts cost several times more.
-#[derive(Default)]
-struct PlaceOrder {
-    /// The chunk's points, in geographic order.
-    points: Vec<(f64, f64)>,
-    /// Position in the chunk of each of `points`.
-    ids: Vec<u32>,
-    /// Key (high word) and position (low word) of the kept points, in input order.
-    tmp: Vec<u64>,
-    /// The same, after the first pass.
-    by_col_order: Vec<u64>,
+/// Hand-written rather than taken from a sorting crate: the ordering needs the points of
+/// one block together, not a total order, and one counting pass on a key that the
+/// empty-cell test computes anyway costs a few nanoseconds per point; comparison sorts
+/// cost several times more.
+struct BlockOrder {
+    /// Key of the points whose cell is empty (one past the last block).
+    empty: u32,
+    /// Points per block, then start of each block's run.
+    counts: Vec<u32>,
+    /// Cell entry of each point of the chunk, in input order.
+    keys: Vec<u32>,
+    /// The chunk's points by block; those of empty cells last.
+    recs: Vec<Rec>,
 }
 
-impl PlaceOrder {
-    /// Key of the point of grid cell `(gi, gj)`: its 1/256° row and column, 11 bits each
-    /// (they wrap every 8°, which only interleaves far-apart squares).
-    #[inline(always)]
-    fn key(gi: i64, gj: i64) -> u32 {
-        let mask = (1 << SORT_BITS) - 1;
-        let col = ((gi >> 2) as u32) & mask;
-        let row = ((gj >> 2) as u32) & mask;
-        row << SORT_BITS | col
+impl BlockOrder {
+    fn new(blocks: usize) -> Self {
+        BlockOrder {
+            empty: (blocks as u32) << 8,
+            counts: vec![0; blocks + 2],
+            keys: Vec::new(),
+            recs: Vec::new(),
+        }
     }
 
-    /// Orders the points of `chunk` by `key(position, lon, lat)`, leaving out those
-    /// whose key is `None`.
-    fn sort(&mut self, chunk: &[(f64, f64)], mut key: impl FnMut(usize, f64, f64) -> Option<u32>) {
+    /// Orders `chunk` by block: returns the points of occupied cells in block order, and
+    /// those of empty cells (or invalid coordinates). No branch depends on the points.
+    fn sort(&mut self, index: &PerimeterIndex, chunk: &[(f64, f64)]) -> (&[Rec], &[Rec]) {
         assert!(chunk.len() <= u32::MAX as usize);
-        let mask = (1u32 << SORT_BITS) - 1;
-        let mut by_col = vec![0u32; 1 << SORT_BITS];
-        let mut by_row = vec![0u32; 1 << SORT_BITS];
-        self.tmp.clear();
-        for (i, &(x, y)) in chunk.iter().enumerate() {
-            if let Some(k) = key(i, x, y) {
-                by_col[(k & mask) as usize] += 1;
-                by_row[(k >> SORT_BITS) as usize] += 1;
-                self.tmp.push((k as u64) << 32 | i as u64);
-            }
+        let (empty, counts) = (self.empty, &mut self.counts);
+        counts.fill(0);
+        self.keys.clear();
+        self.keys.resize(chunk.len(), 0);
+        index.cell_entries(chunk, empty, &mut self.keys);
+        for &e in &self.keys {
+            counts[(e >> 8) as usize + 1] += 1;
         }
-        let n = self.tmp.len();
-        exclusive_prefix_sum(&mut by_col);
-        exclusive_prefix_sum(&mut by_row);
-        // Pass 1, by column, into `by_col_order`; pass 2, by row (stable), into `ids`.
-        self.by_col_order.clear();
-        self.by_col_order.resize(n, 0);
-        for &t in &self.tmp {
-            let b = &mut by_col[(t >> 32) as usize & mask as usize];
-            self.by_col_order[*b as usize] = t;
+        for k in 1..counts.len() {
+            counts[k] += counts[k - 1];
+        }
+        let first_empty = counts[counts.len() - 2] as usize;
+        // Grown once: `resize` would write every record before the scatter does.
+        if self.recs.len() < chunk.len() {
+            self.recs.resize(chunk.len(), Rec::default());
+        }
+        for (i, (&cell, &(x, y))) in self.keys.iter().zip(chunk).enumerate() {
+            let b = &mut counts[(cell >> 8) as usize];
+            self.recs[*b as usize] = Rec {
+                x,
+                y,
+                id: i as u32,
+                cell,
+            };
             *b += 1;
         }
-        self.ids.clear();
-        self.ids.resize(n, 0);
-        for &t in &self.by_col_order {
-            let b = &mut by_row[(t >> (32 + SORT_BITS)) as usize];
-            self.ids[*b as usize] = t as u32;
-            *b += 1;
-        }
-        self.points.clear();
-        self.points
-            .extend(self.ids.iter().map(|&i| chunk[i as usize]));
-    }
-}
-
-fn exclusive_prefix_sum(v: &mut [u32]) {
-    let mut acc = 0;
-    for c in v.iter_mut() {
-        let n = *c;
-        *c = acc;
-        acc += n;
+        self.recs[..chunk.len()].split_at(first_empty)
     }
 }
 
@@ -1104,7 +1099,6 @@ impl PerimeterIndex {
             options,
             top: vec![0; 360 * 180],
             tiles: vec![0; 4096],
-            occupied: vec![0; 64],
             occupied_cells: vec![0; 4],
             blocks: vec![0; 256],
             blob: vec![0, 0],
@@ -1228,14 +1222,7 @@ impl PerimeterIndex {
                 store_block(&mut index)
             };
             index.tiles[slot] = bidx;
-            let bit = ((bj & 63) << 6 | (bi & 63)) as usize;
-            if index.occupied.len() < (tile + 1) * 64 {
-                index.occupied.resize((tile + 1) * 64, 0);
-            }
-            index.occupied[tile * 64 + (bit >> 6)] |= 1 << (bit & 63);
         }
-        // Every stored tile has its occupancy words.
-        index.occupied.resize(index.tiles.len() / 4096 * 64, 0);
         // Padding: the batch prefetcher reads a few words past a descriptor.
         index.blob.extend_from_slice(&[0; 8]);
         index.shrink();
@@ -1269,20 +1256,105 @@ impl PerimeterIndex {
         }
     }
 
-    /// The point's grid cell `(gi, gj)`, or `None` when the cell holds no perimeter, edge
-    /// or candidate (the answer is then empty) or the coordinates are invalid. Reads `top`
-    /// and `occupied`, and for the points of occupied blocks `tiles` and `occupied_cells`
-    /// (together about 2 MB for France, mostly in the CPU caches), never the descriptors.
+    /// Entry of the point's cell in `blocks` (`block * 256 + slot`), or `empty` when the
+    /// cell holds no perimeter, edge or candidate (the answer is then empty) or the
+    /// coordinates are invalid. Reads `top`, `tiles` and `occupied_cells` (together about
+    /// 2 MB for France, mostly in the CPU caches), never the descriptors. No branch:
+    /// invalid points read the empty tile, whose blocks are all the empty block 0.
     #[inline(always)]
-    fn occupied_cell(&self, lon: f64, lat: f64) -> Option<(i64, i64)> {
-        let (i, j) = grid_cell(lon, lat)?;
-        let (tile, b, slot) = grid_address(i, j);
-        let t = self.top[tile] as usize;
-        if self.occupied[t * 64 + (b >> 6)] >> (b & 63) & 1 == 0 {
-            return None;
+    fn cell_entry(&self, lon: f64, lat: f64, empty: u32) -> u32 {
+        let (i, j) = (gi_of(lon), gj_of(lat));
+        let valid = lon.is_finite()
+            & lat.is_finite()
+            & ((i as u64) < GI_MAX as u64)
+            & ((j as u64) < GJ_MAX as u64);
+        let (tile, b, slot) = grid_address(if valid { i } else { 0 }, if valid { j } else { 0 });
+        let t = if valid { self.top[tile] } else { 0 };
+        let bl = self.tiles[t as usize * 4096 + b];
+        let occupied = (self.occupied_cells[bl as usize * 4 + (slot >> 6)] >> (slot & 63) & 1) as u32;
+        // Selected with a mask: a branch would be mispredicted for about half the points.
+        let mask = 0u32.wrapping_sub(occupied);
+        (bl << 8 | slot as u32) & mask | empty & !mask
+    }
+
+    /// [`PerimeterIndex::cell_entry`] of each point of `points`, into `out` (same length).
+    fn cell_entries(&self, points: &[(f64, f64)], empty: u32, out: &mut [u32]) {
+        assert_eq!(points.len(), out.len());
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2.
+                done = unsafe { self.cell_entries_avx2(points, empty, out) };
+            }
         }
-        let bl = self.tiles[t * 4096 + b] as usize;
-        (self.occupied_cells[bl * 4 + (slot >> 6)] >> (slot & 63) & 1 != 0).then_some((i, j))
+        for (o, &(x, y)) in out[done..].iter_mut().zip(&points[done..]) {
+            *o = self.cell_entry(x, y, empty);
+        }
+    }
+
+    /// [`PerimeterIndex::cell_entry`] four points at a time with AVX2 gathers; returns the
+    /// number of points done (a multiple of 4). Same integer results as the scalar code:
+    /// `floor` then truncation to 32 bits is exact on the grid's range, and anything
+    /// outside it (NaN, infinities, huge values: `i32::MIN` after conversion) falls out
+    /// of the grid's bounds, as it does in the scalar code.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn cell_entries_avx2(&self, points: &[(f64, f64)], empty: u32, out: &mut [u32]) -> usize {
+        use std::arch::x86_64::*;
+        const _: () = assert!(GI_MAX < i32::MAX as i64 && GJ_MAX < i32::MAX as i64);
+        let n4 = points.len() / 4 * 4;
+        let scale = _mm256_set1_pd(LEAF_PER_DEG_F);
+        let (gi_off, gj_off) = (_mm_set1_epi32(GI_OFFSET as i32), _mm_set1_epi32(GJ_OFFSET as i32));
+        let (gi_max, gj_max) = (_mm_set1_epi32(GI_MAX as i32), _mm_set1_epi32(GJ_MAX as i32));
+        let minus_one = _mm_set1_epi32(-1);
+        let (m15, m63) = (_mm_set1_epi32(15), _mm_set1_epi32(63));
+        let (c360, empty_v) = (_mm_set1_epi32(360), _mm_set1_epi32(empty as i32));
+        let low_dwords = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+        let one64 = _mm256_set1_epi64x(1);
+        let p = points.as_ptr() as *const f64;
+        let (top, tiles) = (self.top.as_ptr() as *const i32, self.tiles.as_ptr() as *const i32);
+        let occupied = self.occupied_cells.as_ptr() as *const i64;
+        for k in (0..n4).step_by(4) {
+            // SAFETY: points k..k + 4 are in bounds (k + 4 <= n4): 8 f64.
+            let (a, b) = unsafe { (_mm256_loadu_pd(p.add(2 * k)), _mm256_loadu_pd(p.add(2 * k + 4))) };
+            // a = x0 y0 x1 y1, b = x2 y2 x3 y3 -> x0 x2 x1 x3 -> x0 x1 x2 x3.
+            let xs = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpacklo_pd(a, b));
+            let ys = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpackhi_pd(a, b));
+            let gi = _mm_add_epi32(_mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(xs, scale))), gi_off);
+            let gj = _mm_add_epi32(_mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(ys, scale))), gj_off);
+            let valid = _mm_and_si128(
+                _mm_and_si128(_mm_cmpgt_epi32(gi, minus_one), _mm_cmpgt_epi32(gi_max, gi)),
+                _mm_and_si128(_mm_cmpgt_epi32(gj, minus_one), _mm_cmpgt_epi32(gj_max, gj)),
+            );
+            let (gi, gj) = (_mm_and_si128(gi, valid), _mm_and_si128(gj, valid));
+            let tile = _mm_add_epi32(
+                _mm_mullo_epi32(_mm_srli_epi32::<10>(gj), c360),
+                _mm_srli_epi32::<10>(gi),
+            );
+            let block = _mm_or_si128(
+                _mm_slli_epi32::<6>(_mm_and_si128(_mm_srli_epi32::<4>(gj), m63)),
+                _mm_and_si128(_mm_srli_epi32::<4>(gi), m63),
+            );
+            let slot = _mm_or_si128(_mm_slli_epi32::<4>(_mm_and_si128(gj, m15)), _mm_and_si128(gi, m15));
+            // SAFETY: the indices are those of the scalar `cell_entry`, in bounds of `top`,
+            // `tiles` and `occupied_cells` (invalid lanes read tile 0 and block 0).
+            let (bl, words) = unsafe {
+                let t = _mm_mask_i32gather_epi32::<4>(_mm_setzero_si128(), top, tile, valid);
+                let bl = _mm_i32gather_epi32::<4>(tiles, _mm_add_epi32(_mm_slli_epi32::<12>(t), block));
+                let word = _mm_add_epi32(_mm_slli_epi32::<2>(bl), _mm_srli_epi32::<6>(slot));
+                (bl, _mm256_i32gather_epi64::<8>(occupied, word))
+            };
+            let shift = _mm256_cvtepu32_epi64(_mm_and_si128(slot, m63));
+            let bits = _mm256_and_si256(_mm256_srlv_epi64(words, shift), one64);
+            let bits = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bits, low_dwords));
+            let mask = _mm_sub_epi32(_mm_setzero_si128(), bits);
+            let entry = _mm_or_si128(_mm_slli_epi32::<8>(bl), slot);
+            let r = _mm_or_si128(_mm_and_si128(entry, mask), _mm_andnot_si128(mask, empty_v));
+            // SAFETY: out has the length of points, and k + 4 <= n4.
+            unsafe { _mm_storeu_si128(out.as_mut_ptr().add(k) as *mut __m128i, r) };
+        }
+        n4
     }
 
     /// Offset of the point's cell descriptor (0: empty) and its grid row.
@@ -1411,182 +1483,93 @@ impl PerimeterIndex {
     /// but much faster on large inputs:
     ///
     /// - large inputs are processed in chunks of [`SORT_CHUNK`] points; in each, the
-    ///   points of empty cells are answered at once from two small bitmaps, and the others
-    ///   are put in geographic order (a two-pass radix sort on the point's 1/256° square):
-    ///   the points of one neighbourhood then follow each other, so that the parts of the
-    ///   index they read stay in the CPU caches and their branches repeat;
-    /// - points go through the grid levels in groups, so that the memory loads of
-    ///   different points overlap instead of waiting for each other (one lookup is a
-    ///   chain of dependent loads), and the data of the exact tests is prefetched for the
-    ///   whole group before any is computed.
+    ///   points of empty cells are found from small bitmaps that stay in the CPU caches
+    ///   and answered at once, and the others are put in block order (a counting sort on
+    ///   the number of their 1/64° block): the points of one neighbourhood then follow
+    ///   each other, so that the parts of the index they read stay in the CPU caches;
+    /// - the descriptor of the point a dozen places ahead, and the first candidate chain
+    ///   of the point half as far ahead, are prefetched while the current point is
+    ///   computed.
     pub fn locate_batch(&self, points: &[(f64, f64)], mut f: impl FnMut(usize, Location)) {
         if points.len() < SORT_MIN {
-            return self.locate_ordered(points, &mut f);
+            // Input order; empty cells and invalid points read the empty block 0.
+            let recs: Vec<Rec> = points
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y))| Rec {
+                    x,
+                    y,
+                    id: i as u32,
+                    cell: self.cell_entry(x, y, 0),
+                })
+                .collect();
+            return self.locate_records(&recs, &mut f);
         }
-        let mut order = PlaceOrder::default();
+        let mut order = BlockOrder::new(self.blocks.len() / 256);
         for (c, chunk) in points.chunks(SORT_CHUNK).enumerate() {
             let base = c * SORT_CHUNK;
-            order.sort(chunk, |i, x, y| {
-                let cell = self.occupied_cell(x, y);
-                if cell.is_none() {
-                    f(base + i, Location::default());
-                }
-                cell.map(|(gi, gj)| PlaceOrder::key(gi, gj))
-            });
-            self.locate_ordered(&order.points, &mut |k, l| {
-                f(base + order.ids[k] as usize, l)
-            });
+            let (occupied, empty) = order.sort(self, chunk);
+            for r in empty {
+                f(base + r.id as usize, Location::default());
+            }
+            self.locate_records(occupied, &mut |id, l| f(base + id, l));
         }
     }
 
-    /// The pipeline over `points` in their order; `f` receives positions in `points`.
-    fn locate_ordered(&self, points: &[(f64, f64)], f: &mut impl FnMut(usize, Location)) {
+    /// Locates `recs` in their order; `f` receives their `id`.
+    fn locate_records(&self, recs: &[Rec], f: &mut impl FnMut(usize, Location)) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2.
-                return unsafe { self.locate_batch_avx2(points, f) };
+                return unsafe { self.locate_records_avx2(recs, f) };
             }
         }
-        self.locate_batch_impl::<false>(points, f)
+        self.locate_records_impl::<false>(recs, f)
     }
 
-    /// [`PerimeterIndex::locate_ordered`] compiled for AVX2 (4-lane vectors for the
+    /// [`PerimeterIndex::locate_records`] compiled for AVX2 (4-lane vectors for the
     /// chain distances). Same IEEE operations, hence the same results: Rust never fuses
     /// multiplications and additions on its own.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn locate_batch_avx2(&self, points: &[(f64, f64)], f: &mut impl FnMut(usize, Location)) {
-        self.locate_batch_impl::<true>(points, f)
+    unsafe fn locate_records_avx2(&self, recs: &[Rec], f: &mut impl FnMut(usize, Location)) {
+        self.locate_records_impl::<true>(recs, f)
     }
 
     #[inline(always)]
-    #[allow(clippy::needless_range_loop)]
-    fn locate_batch_impl<const AVX2: bool>(
+    fn locate_records_impl<const AVX2: bool>(
         &self,
-        points: &[(f64, f64)],
+        recs: &[Rec],
         f: &mut impl FnMut(usize, Location),
     ) {
-        // Software pipeline over groups of G points: at each step, group g goes through
-        // level 1 (top and tiles, prefetch of the block entry), group g - 1 through
-        // level 2 (block entry, prefetch of the descriptor), group g - 2 through level 3
-        // (descriptor, prefetch of chains, near edges and row lists), group g - 3
-        // through level 4 (prefetch of the containment edges and of the next chains),
-        // and group g - 4 is computed: every prefetch has a whole step to land.
-        const G: usize = 16;
-        const L: usize = 1; // steps between two levels of one group
-        const D: usize = 4 * L + 1; // groups in flight
-        let mut gj = [[0i64; G]; D];
-        let mut px = [[0f64; G]; D];
-        let mut py = [[0f64; G]; D];
-        let mut state = [[0u32; G]; D]; // block entry index, then cell offset
-        let blob = self.blob.as_ptr();
-        let edges = self.edges.as_ptr();
-        let chains = self.chains.as_ptr() as *const u8;
+        // Prefetch distances, in points: the descriptor first, then (once it has landed)
+        // the first candidate chain. Points in block order read their block's entries
+        // from the caches, so these are the loads that miss.
+        const DESCRIPTOR_AHEAD: usize = 12;
+        const CHAIN_AHEAD: usize = 6;
         const CHAIN_BYTES: usize = std::mem::size_of::<Chain>();
-        let n = points.len();
-        let ngroups = n.div_ceil(G);
-        let group = |g: usize| g * G..((g + 1) * G).min(n);
-        for step in 0..ngroups + D - 1 {
-            // Level 1: top array (small, cached), tiles. Invalid points go to the
-            // empty tile.
-            if step < ngroups {
-                let r = step % D;
-                for (k, q) in group(step).enumerate() {
-                    let (x, y) = points[q];
-                    px[r][k] = x;
-                    py[r][k] = y;
-                    let cell = grid_cell(x, y);
-                    let (i, j) = cell.unwrap_or((0, 0));
-                    gj[r][k] = j;
-                    let (tile, block, slot) = grid_address(i, j);
-                    let t = if cell.is_some() { self.top[tile] } else { 0 };
-                    let bl = self.tiles[t as usize * 4096 + block];
-                    state[r][k] = bl * 256 + slot as u32;
-                    prefetch(self.blocks.as_ptr().wrapping_add(state[r][k] as usize));
-                }
+        let blob = self.blob.as_ptr();
+        let chains = self.chains.as_ptr() as *const u8;
+        for (k, r) in recs.iter().enumerate() {
+            if let Some(a) = recs.get(k + DESCRIPTOR_AHEAD) {
+                let o = self.blocks[a.cell as usize] as usize;
+                // The descriptor, and the next line when it straddles.
+                prefetch(blob.wrapping_add(o));
+                prefetch(blob.wrapping_add(o + 15));
             }
-            // Level 2: block entries; prefetch the cell descriptors.
-            if step >= L && step - L < ngroups {
-                let g = step - L;
-                let r = g % D;
-                for k in 0..group(g).len() {
-                    state[r][k] = self.blocks[state[r][k] as usize];
-                    // The descriptor, and the next line when it straddles.
-                    prefetch(blob.wrapping_add(state[r][k] as usize));
-                    prefetch(blob.wrapping_add(state[r][k] as usize + 15));
-                }
+            if let Some(a) = recs.get(k + CHAIN_AHEAD) {
+                // No branch on the loaded words: an absent chain is masked to chain 0,
+                // and `blob` ends with padding so that the reads stay in bounds.
+                let v = self.view(self.blocks[a.cell as usize]);
+                let present = 0usize.wrapping_sub((v.n_cand > 0) as usize);
+                let c = self.blob[v.cand_at()] as usize & present;
+                let p = chains.wrapping_add(c * CHAIN_BYTES);
+                prefetch(p);
+                prefetch(p.wrapping_add(64));
             }
-            // Level 3: descriptors; prefetch the candidate chains, near edges and row
-            // lists. No branch on the loaded words (a mispredicted branch waiting for a
-            // cache miss would hold back the other points' loads): absent items are
-            // masked to 0, and `blob` ends with padding so that the reads stay in
-            // bounds.
-            if step >= 2 * L && step - 2 * L < ngroups {
-                let g = step - 2 * L;
-                let r = g % D;
-                for k in 0..group(g).len() {
-                    let o = state[r][k] as usize;
-                    let (w0, w1) = (self.blob[o], self.blob[o + 1]);
-                    let n_inside = (w0 & 0xFFFF) as usize;
-                    let n_parts = ((w0 >> 16) & 0x7FFF) as usize;
-                    let n_near = (w1 & 0xFFFF) as usize;
-                    let n_cand = (w1 >> 16) as usize;
-                    let parts_at = o + 2 + n_inside;
-                    let near_at = parts_at + 3 * n_parts;
-                    let cand_at = near_at + n_near;
-                    let mask = |present: bool| 0u32.wrapping_sub(present as u32) as usize;
-                    let list = self.blob[parts_at + 1] as usize & mask(n_parts > 0);
-                    prefetch(self.row_edges.as_ptr().wrapping_add(list));
-                    let e = self.blob[near_at] as usize & mask(n_near > 0);
-                    prefetch(edges.wrapping_add(e));
-                    let c0 = self.blob[cand_at] as usize & mask(n_cand > 0);
-                    let p = chains.wrapping_add(c0 * CHAIN_BYTES);
-                    for l in 0..CHAIN_BYTES / 64 {
-                        prefetch(p.wrapping_add(64 * l));
-                    }
-                    for i in 1..4 {
-                        let c = self.blob[cand_at + i] as usize & mask(n_cand > i);
-                        prefetch(chains.wrapping_add(c * CHAIN_BYTES));
-                    }
-                }
-            }
-            // Level 4: the edges of the exact containment tests and the rest of the
-            // next candidate chains.
-            if step >= 3 * L && step - 3 * L < ngroups {
-                let g = step - 3 * L;
-                let r = g % D;
-                for k in 0..group(g).len() {
-                    let v = self.view(state[r][k]);
-                    if v.n_parts > 0 {
-                        let st = self.blob[v.parts_at() + 1] as usize;
-                        let len = self.blob[v.parts_at() + 2] as usize;
-                        let p = self.row_edges.as_ptr().wrapping_add(st);
-                        for i in (2..len.min(8)).step_by(2) {
-                            prefetch(p.wrapping_add(i));
-                        }
-                    }
-                    for &e in &self.blob[v.near_at()..v.near_at() + v.n_near.min(4)] {
-                        prefetch(edges.wrapping_add(e as usize));
-                    }
-                    for i in 1..v.n_cand.min(3) {
-                        let c = self.blob[v.cand_at() + i] as usize;
-                        let p = chains.wrapping_add(c * CHAIN_BYTES);
-                        for l in 1..CHAIN_BYTES / 64 {
-                            prefetch(p.wrapping_add(64 * l));
-                        }
-                    }
-                }
-            }
-            // Exact answers.
-            if step >= D - 1 {
-                let g = step - (D - 1);
-                let r = g % D;
-                for (k, q) in group(g).enumerate() {
-                    let (x, y) = (px[r][k], py[r][k]);
-                    f(q, self.locate_in_cell::<AVX2>(state[r][k], gj[r][k], x, y));
-                }
-            }
+            let off = self.blocks[r.cell as usize];
+            f(r.id as usize, self.locate_in_cell::<AVX2>(off, gj_of(r.y), r.x, r.y));
         }
     }
 
@@ -1651,7 +1634,6 @@ impl PerimeterIndex {
         use std::mem::size_of;
         self.top.capacity() * 4
             + self.tiles.capacity() * 4
-            + self.occupied.capacity() * 8
             + self.occupied_cells.capacity() * 8
             + self.blocks.capacity() * 4
             + self.blob.capacity() * 4
@@ -1825,6 +1807,46 @@ mod tests {
             idx.locate_many(&pts),
             pts.iter().map(|p| idx.locate(p.0, p.1)).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn cell_entries_match_the_scalar_entry() {
+        // The vector path (AVX2 gathers) and the scalar one give the same key for every
+        // point, invalid and out-of-range ones included.
+        let a = square("A", PerimeterKind::Qpv, 3.0, 50.0, 3.02, 50.01, true);
+        let c = square("C", PerimeterKind::Qpv, -61.5, 16.2, -61.4, 16.3, false);
+        let idx = PerimeterIndex::build(vec![a, c]);
+        let mut r = crate::bench::SplitMix64::new(11);
+        let mut pts: Vec<(f64, f64)> = (0..4001)
+            .map(|i| match i % 4 {
+                0 => (r.range(2.98, 3.04), r.range(49.99, 50.02)),
+                1 => (r.range(-61.6, -61.3), r.range(16.1, 16.4)),
+                2 => (r.range(-180.0, 180.0), r.range(-90.0, 90.0)),
+                _ => (r.range(-1e12, 1e12), r.range(-400.0, 400.0)),
+            })
+            .collect();
+        pts.extend([
+            (f64::NAN, 50.0),
+            (3.01, f64::NAN),
+            (f64::INFINITY, 50.0),
+            (3.01, f64::NEG_INFINITY),
+            (-180.0, -90.0),
+            (180.0, 90.0),
+            (179.999_999, 89.999_999),
+            (-180.000_001, 0.0),
+            (3.0, 50.0),
+            (2_147_483_648.0 / 1024.0, 50.0),
+            (-2_147_483_649.0 / 1024.0, 50.0),
+        ]);
+        let empty = 12_345 << 8;
+        let mut out = vec![0; pts.len()];
+        idx.cell_entries(&pts, empty, &mut out);
+        let mut occupied = 0;
+        for (p, &e) in pts.iter().zip(&out) {
+            assert_eq!(e, idx.cell_entry(p.0, p.1, empty), "{p:?}");
+            occupied += (e != empty) as usize;
+        }
+        assert!(occupied > 300, "{occupied}");
     }
 
     #[test]
