@@ -685,7 +685,9 @@ struct BlockOrder {
     counts: Vec<u32>,
     /// Cell entry of each point of the chunk, in input order.
     keys: Vec<u32>,
-    /// The chunk's points by block; those of empty cells last.
+    /// Positions of the points of empty cells, then (from the end) of the others.
+    split: Vec<u32>,
+    /// The chunk's points of occupied cells, by block.
     recs: Vec<Rec>,
 }
 
@@ -693,43 +695,54 @@ impl BlockOrder {
     fn new(blocks: usize) -> Self {
         BlockOrder {
             empty: (blocks as u32) << 8,
-            counts: vec![0; blocks + 2],
+            counts: vec![0; blocks + 1],
             keys: Vec::new(),
+            split: Vec::new(),
             recs: Vec::new(),
         }
     }
 
     /// Orders `chunk` by block: returns the points of occupied cells in block order, and
-    /// those of empty cells (or invalid coordinates). No branch depends on the points.
-    fn sort(&mut self, index: &PerimeterIndex, chunk: &[(f64, f64)]) -> (&[Rec], &[Rec]) {
+    /// the positions of those of empty cells (or invalid coordinates). No branch depends
+    /// on the points.
+    fn sort(&mut self, index: &PerimeterIndex, chunk: &[(f64, f64)]) -> (&[Rec], &[u32]) {
         assert!(chunk.len() <= u32::MAX as usize);
+        let n = chunk.len();
         let (empty, counts) = (self.empty, &mut self.counts);
+        self.keys.resize(n, 0);
+        index.cell_entries(chunk, empty, &mut self.keys[..n]);
+        // Partition without a branch: each position is written in the next free slot at
+        // both ends (`e < o` before each point) and only one of the two cursors moves.
+        // The points of empty cells then skip the counting sort (they would all
+        // increment the same counter, one after the other).
+        self.split.resize(n, 0);
+        let (mut e, mut o) = (0usize, n);
+        for (i, &key) in self.keys[..n].iter().enumerate() {
+            let is_empty = (key == empty) as usize;
+            self.split[e] = i as u32;
+            self.split[o - 1] = i as u32;
+            e += is_empty;
+            o -= 1 - is_empty;
+        }
         counts.fill(0);
-        self.keys.clear();
-        self.keys.resize(chunk.len(), 0);
-        index.cell_entries(chunk, empty, &mut self.keys);
-        for &e in &self.keys {
-            counts[(e >> 8) as usize + 1] += 1;
+        for &i in &self.split[o..n] {
+            counts[(self.keys[i as usize] >> 8) as usize + 1] += 1;
         }
         for k in 1..counts.len() {
             counts[k] += counts[k - 1];
         }
-        let first_empty = counts[counts.len() - 2] as usize;
         // Grown once: `resize` would write every record before the scatter does.
-        if self.recs.len() < chunk.len() {
-            self.recs.resize(chunk.len(), Rec::default());
+        if self.recs.len() < n - o {
+            self.recs.resize(n - o, Rec::default());
         }
-        for (i, (&cell, &(x, y))) in self.keys.iter().zip(chunk).enumerate() {
+        for &i in &self.split[o..n] {
+            let cell = self.keys[i as usize];
+            let (x, y) = chunk[i as usize];
             let b = &mut counts[(cell >> 8) as usize];
-            self.recs[*b as usize] = Rec {
-                x,
-                y,
-                id: i as u32,
-                cell,
-            };
+            self.recs[*b as usize] = Rec { x, y, id: i, cell };
             *b += 1;
         }
-        self.recs[..chunk.len()].split_at(first_empty)
+        (&self.recs[..n - o], &self.split[..e])
     }
 }
 
@@ -1509,8 +1522,8 @@ impl PerimeterIndex {
         for (c, chunk) in points.chunks(SORT_CHUNK).enumerate() {
             let base = c * SORT_CHUNK;
             let (occupied, empty) = order.sort(self, chunk);
-            for r in empty {
-                f(base + r.id as usize, Location::default());
+            for &i in empty {
+                f(base + i as usize, Location::default());
             }
             self.locate_records(occupied, &mut |id, l| f(base + id, l));
         }
