@@ -259,14 +259,11 @@ fn chain_min_avx2(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
     let zero = _mm256_setzero_pd();
     let r = _mm256_blendv_pd(dp, db, _mm256_cmp_pd::<_CMP_LE_OQ>(bd, zero));
     let r = _mm256_blendv_pd(r, da, _mm256_cmp_pd::<_CMP_GE_OQ>(ad, zero));
-    let mut d = [0f64; CHAIN_LANES];
-    // SAFETY: `d` holds 4 f64.
-    unsafe { _mm256_storeu_pd(d.as_mut_ptr(), r) };
-    let mut m = d[0];
-    for &x in &d[1..] {
-        m = if x < m { x } else { m };
-    }
-    m
+    // Minimum of the four lanes in registers. No lane is NaN (a degenerate edge has
+    // `ad = 0` and takes `da`), so the order of the comparisons does not matter.
+    let m = _mm256_min_pd(r, _mm256_permute2f128_pd::<1>(r, r));
+    let m = _mm256_min_pd(m, _mm256_permute_pd::<0b0101>(m));
+    _mm256_cvtsd_f64(m)
 }
 
 /// Decoded header of a cell descriptor in `blob`.
