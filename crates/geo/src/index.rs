@@ -61,7 +61,7 @@
 //!   order, prefetching the descriptor of the point a dozen places ahead and its first
 //!   candidate chain half as far ahead; the big arrays are placed on 2 MB pages when the
 //!   OS allows it (fewer TLB misses). On the national urban benchmark, the vector
-//!   empty-cell test and the block order took one core from about 15 to about 23 M
+//!   empty-cell test and the block order took one core from about 15 to about 22 M
 //!   points/s (the 1/256° radix sort and five-stage software pipeline they replace spent
 //!   about 30 ns per point before any exact test).
 //!
@@ -1281,7 +1281,8 @@ impl PerimeterIndex {
         let (tile, b, slot) = grid_address(if valid { i } else { 0 }, if valid { j } else { 0 });
         let t = if valid { self.top[tile] } else { 0 };
         let bl = self.tiles[t as usize * 4096 + b];
-        let occupied = (self.occupied_cells[bl as usize * 4 + (slot >> 6)] >> (slot & 63) & 1) as u32;
+        let occupied =
+            (self.occupied_cells[bl as usize * 4 + (slot >> 6)] >> (slot & 63) & 1) as u32;
         // Selected with a mask: a branch would be mispredicted for about half the points.
         let mask = 0u32.wrapping_sub(occupied);
         (bl << 8 | slot as u32) & mask | empty & !mask
@@ -1310,12 +1311,22 @@ impl PerimeterIndex {
     /// of the grid's bounds, as it does in the scalar code.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn cell_entries_avx2(&self, points: &[(f64, f64)], empty: u32, out: &mut [u32]) -> usize {
+    unsafe fn cell_entries_avx2(
+        &self,
+        points: &[(f64, f64)],
+        empty: u32,
+        out: &mut [u32],
+    ) -> usize {
         use std::arch::x86_64::*;
-        const _: () = assert!(GI_MAX < i32::MAX as i64 && GJ_MAX < i32::MAX as i64);
+        // Grid indices fit in 32-bit lanes (GJ_MAX is smaller).
+        const _: () = assert!(GI_MAX < i32::MAX as i64);
+        const _: () = assert!(GJ_MAX < GI_MAX);
         let n4 = points.len() / 4 * 4;
         let scale = _mm256_set1_pd(LEAF_PER_DEG_F);
-        let (gi_off, gj_off) = (_mm_set1_epi32(GI_OFFSET as i32), _mm_set1_epi32(GJ_OFFSET as i32));
+        let (gi_off, gj_off) = (
+            _mm_set1_epi32(GI_OFFSET as i32),
+            _mm_set1_epi32(GJ_OFFSET as i32),
+        );
         let (gi_max, gj_max) = (_mm_set1_epi32(GI_MAX as i32), _mm_set1_epi32(GJ_MAX as i32));
         let minus_one = _mm_set1_epi32(-1);
         let (m15, m63) = (_mm_set1_epi32(15), _mm_set1_epi32(63));
@@ -1323,16 +1334,30 @@ impl PerimeterIndex {
         let low_dwords = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
         let one64 = _mm256_set1_epi64x(1);
         let p = points.as_ptr() as *const f64;
-        let (top, tiles) = (self.top.as_ptr() as *const i32, self.tiles.as_ptr() as *const i32);
+        let (top, tiles) = (
+            self.top.as_ptr() as *const i32,
+            self.tiles.as_ptr() as *const i32,
+        );
         let occupied = self.occupied_cells.as_ptr() as *const i64;
         for k in (0..n4).step_by(4) {
             // SAFETY: points k..k + 4 are in bounds (k + 4 <= n4): 8 f64.
-            let (a, b) = unsafe { (_mm256_loadu_pd(p.add(2 * k)), _mm256_loadu_pd(p.add(2 * k + 4))) };
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_pd(p.add(2 * k)),
+                    _mm256_loadu_pd(p.add(2 * k + 4)),
+                )
+            };
             // a = x0 y0 x1 y1, b = x2 y2 x3 y3 -> x0 x2 x1 x3 -> x0 x1 x2 x3.
             let xs = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpacklo_pd(a, b));
             let ys = _mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_unpackhi_pd(a, b));
-            let gi = _mm_add_epi32(_mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(xs, scale))), gi_off);
-            let gj = _mm_add_epi32(_mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(ys, scale))), gj_off);
+            let gi = _mm_add_epi32(
+                _mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(xs, scale))),
+                gi_off,
+            );
+            let gj = _mm_add_epi32(
+                _mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_mul_pd(ys, scale))),
+                gj_off,
+            );
             let valid = _mm_and_si128(
                 _mm_and_si128(_mm_cmpgt_epi32(gi, minus_one), _mm_cmpgt_epi32(gi_max, gi)),
                 _mm_and_si128(_mm_cmpgt_epi32(gj, minus_one), _mm_cmpgt_epi32(gj_max, gj)),
@@ -1346,12 +1371,16 @@ impl PerimeterIndex {
                 _mm_slli_epi32::<6>(_mm_and_si128(_mm_srli_epi32::<4>(gj), m63)),
                 _mm_and_si128(_mm_srli_epi32::<4>(gi), m63),
             );
-            let slot = _mm_or_si128(_mm_slli_epi32::<4>(_mm_and_si128(gj, m15)), _mm_and_si128(gi, m15));
+            let slot = _mm_or_si128(
+                _mm_slli_epi32::<4>(_mm_and_si128(gj, m15)),
+                _mm_and_si128(gi, m15),
+            );
             // SAFETY: the indices are those of the scalar `cell_entry`, in bounds of `top`,
             // `tiles` and `occupied_cells` (invalid lanes read tile 0 and block 0).
             let (bl, words) = unsafe {
                 let t = _mm_mask_i32gather_epi32::<4>(_mm_setzero_si128(), top, tile, valid);
-                let bl = _mm_i32gather_epi32::<4>(tiles, _mm_add_epi32(_mm_slli_epi32::<12>(t), block));
+                let bl =
+                    _mm_i32gather_epi32::<4>(tiles, _mm_add_epi32(_mm_slli_epi32::<12>(t), block));
                 let word = _mm_add_epi32(_mm_slli_epi32::<2>(bl), _mm_srli_epi32::<6>(slot));
                 (bl, _mm256_i32gather_epi64::<8>(occupied, word))
             };
@@ -1579,7 +1608,10 @@ impl PerimeterIndex {
                 prefetch(p.wrapping_add(64));
             }
             let off = self.blocks[r.cell as usize];
-            f(r.id as usize, self.locate_in_cell::<AVX2>(off, gj_of(r.y), r.x, r.y));
+            f(
+                r.id as usize,
+                self.locate_in_cell::<AVX2>(off, gj_of(r.y), r.x, r.y),
+            );
         }
     }
 

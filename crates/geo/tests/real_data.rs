@@ -311,7 +311,7 @@ fn exact_on_one_million_urban_points() {
         })
         .count();
     let (_, near) = compare(&index, &reference, &pts[..100_000]);
-    // The batch path (software pipeline, vector code) gives exactly the point-by-point
+    // The batch path (block order, vector code) gives exactly the point-by-point
     // answers, distances included.
     pts[..100_000]
         .par_iter()
