@@ -266,6 +266,17 @@ fn chain_min_avx2(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
     _mm256_cvtsd_f64(m)
 }
 
+/// `max(a, b)` for operands that are never NaN: one `maxsd`, where `f64::max` adds the
+/// NaN handling (a compare and a blend) on the hot path of the nearest-chain search.
+#[inline(always)]
+fn max_no_nan(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Decoded header of a cell descriptor in `blob`.
 ///
 /// Layout at offset `o` (offset 0 is the empty cell, its header words are zero):
@@ -1476,8 +1487,8 @@ impl PerimeterIndex {
             for &c in &self.blob[v.cand_at()..v.cand_at() + v.n_cand] {
                 let ch = &self.chains[c as usize];
                 // Lower bound: distance to the chain's bounding box.
-                let dx = (ch.x0 - lon).max(lon - ch.x1).max(0.0) * kx;
-                let dy = (ch.y0 - lat).max(lat - ch.y1).max(0.0) * ky;
+                let dx = max_no_nan(max_no_nan(ch.x0 - lon, lon - ch.x1), 0.0) * kx;
+                let dy = max_no_nan(max_no_nan(ch.y0 - lat, lat - ch.y1), 0.0) * ky;
                 if dx * dx + dy * dy > best {
                     continue;
                 }
