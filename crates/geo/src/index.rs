@@ -1329,6 +1329,11 @@ impl PerimeterIndex {
         out: &mut [u32],
     ) -> usize {
         use std::arch::x86_64::*;
+        // The points are read as a flat array of f64: the tuple's layout is not specified
+        // by the language, so check it here (compilation fails if it ever changes).
+        const _: () = assert!(std::mem::size_of::<(f64, f64)>() == 16);
+        const _: () = assert!(std::mem::offset_of!((f64, f64), 0) == 0);
+        const _: () = assert!(std::mem::offset_of!((f64, f64), 1) == 8);
         // Grid indices fit in 32-bit lanes (GJ_MAX is smaller).
         const _: () = assert!(GI_MAX < i32::MAX as i64);
         const _: () = assert!(GJ_MAX < GI_MAX);
