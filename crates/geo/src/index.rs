@@ -592,16 +592,6 @@ fn gj_of(lat: f64) -> i64 {
     ifloor(lat * LEAF_PER_DEG_F) + GJ_OFFSET
 }
 
-/// Grid cell `(gi, gj)` of a WGS84 point, `None` for non-finite or out-of-range
-/// coordinates.
-#[inline(always)]
-fn grid_cell(lon: f64, lat: f64) -> Option<(i64, i64)> {
-    let (i, j) = (gi_of(lon), gj_of(lat));
-    let valid =
-        lon.is_finite() && lat.is_finite() && (0..GI_MAX).contains(&i) && (0..GJ_MAX).contains(&j);
-    valid.then_some((i, j))
-}
-
 /// Where cell `(gi, gj)` of the grid is stored: its 1° tile in `top`, its block in the
 /// tile (0..4096), and its slot in the block (0..256).
 #[inline(always)]
@@ -1412,15 +1402,12 @@ impl PerimeterIndex {
         n4
     }
 
-    /// Offset of the point's cell descriptor (0: empty) and its grid row.
+    /// Offset of the point's cell descriptor (0: empty, or invalid coordinates) and its
+    /// grid row. Same lookup as the batches: an empty cell's entry is the empty block's.
     #[inline]
     fn cell_id(&self, lon: f64, lat: f64) -> (u32, i64) {
-        let Some((gi, gj)) = grid_cell(lon, lat) else {
-            return (0, 0);
-        };
-        let (tile, block, slot) = grid_address(gi, gj);
-        let bl = self.tiles[self.top[tile] as usize * 4096 + block];
-        (self.blocks[bl as usize * 256 + slot], gj)
+        let entry = self.cell_entry(lon, lat, 0);
+        (self.blocks[entry as usize], gj_of(lat))
     }
 
     /// Locate one WGS84 point. Non-finite or out-of-range coordinates give an empty
@@ -1499,7 +1486,7 @@ impl PerimeterIndex {
                 }
                 #[cfg(target_arch = "x86_64")]
                 let d = if AVX2 {
-                    // SAFETY: AVX2 is only requested by `locate_batch_avx2`, which runs
+                    // SAFETY: AVX2 is only requested by `locate_records_avx2`, which runs
                     // after the CPU feature check.
                     unsafe { chain_min_avx2(ch, lon, lat, kx, ky) }
                 } else {
