@@ -642,10 +642,10 @@ fn huge_pages<T: Copy>(v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// Points per chunk put in block order by [`PerimeterIndex::locate_batch`] (1 M: 24 MB
-/// of records). Measured on the national urban set: chunks of 256 k points left fewer
-/// points per block and the index lines were reused less (about 20 % slower); chunks of
-/// 4 M spent more in the ordering than they gained.
+/// Points per chunk put in block order by [`PerimeterIndex::locate_batch`] (1 M: up to
+/// 24 MB of records). Measured on the national urban set: with chunks of 256 k points,
+/// fewer points share a block and the index lines are reused less (about 20 % slower);
+/// 512 k and 2 M were each about 5 % slower than 1 M.
 pub const SORT_CHUNK: usize = 1 << 20;
 /// Points per parallel task when `len` points are located on all cores (rayon's pool):
 /// one chunk per thread and [`SORT_CHUNK`] at most, so that each chunk is put in
@@ -654,10 +654,6 @@ pub fn parallel_chunk_len(len: usize) -> usize {
     len.div_ceil(rayon::current_num_threads().max(1))
         .clamp(16_384, SORT_CHUNK)
 }
-
-/// Below this many points, a batch is processed in input order (ordering would not pay:
-/// it clears a counter per stored block).
-const SORT_MIN: usize = 1 << 12;
 
 /// A point of a batch: coordinates, position in its chunk, and entry of its cell in
 /// `blocks` (`block * 256 + slot`).
@@ -729,7 +725,8 @@ impl BlockOrder {
         for k in 1..counts.len() {
             counts[k] += counts[k - 1];
         }
-        // Grown once: `resize` would write every record before the scatter does.
+        // Only grown (`resize` writes the new records before the scatter does, so
+        // resizing every chunk would write them all twice).
         if self.recs.len() < n - o {
             self.recs.resize(n - o, Rec::default());
         }
@@ -1532,21 +1529,10 @@ impl PerimeterIndex {
     /// - the descriptor of the point a dozen places ahead, and the first candidate chain
     ///   of the point half as far ahead, are prefetched while the current point is
     ///   computed.
+    ///
+    /// Each call clears one counter per stored block (about 22 kB for France): for a
+    /// handful of points, [`PerimeterIndex::locate`] is cheaper.
     pub fn locate_batch(&self, points: &[(f64, f64)], mut f: impl FnMut(usize, Location)) {
-        if points.len() < SORT_MIN {
-            // Input order; empty cells and invalid points read the empty block 0.
-            let recs: Vec<Rec> = points
-                .iter()
-                .enumerate()
-                .map(|(i, &(x, y))| Rec {
-                    x,
-                    y,
-                    id: i as u32,
-                    cell: self.cell_entry(x, y, 0),
-                })
-                .collect();
-            return self.locate_records(&recs, &mut f);
-        }
         let mut order = BlockOrder::new(self.blocks.len() / 256);
         for (c, chunk) in points.chunks(SORT_CHUNK).enumerate() {
             let base = c * SORT_CHUNK;
@@ -1821,14 +1807,14 @@ mod tests {
 
     #[test]
     fn large_batches_report_every_point_once_with_the_point_answer() {
-        // Above SORT_MIN points, `locate_batch` answers far points at once and puts the
-        // others in geographic order: every position must still come back exactly once,
+        // `locate_batch` answers far points at once and puts the others in block order:
+        // every position must still come back exactly once,
         // with the answer of `locate`.
         let a = square("A", PerimeterKind::Qpv, 3.0, 50.0, 3.02, 50.01, true);
         let c = square("C", PerimeterKind::Qpv, 3.05, 50.0, 3.06, 50.01, false);
         let idx = PerimeterIndex::build(vec![a, c]);
         let mut r = crate::bench::SplitMix64::new(9);
-        let mut pts: Vec<(f64, f64)> = (0..3 * SORT_MIN)
+        let mut pts: Vec<(f64, f64)> = (0..12_288)
             .map(|_| (r.range(2.98, 3.08), r.range(49.99, 50.02)))
             .collect();
         // Far away, invalid, out of range, and repeated points among them.
@@ -1892,6 +1878,25 @@ mod tests {
             occupied += (e != empty) as usize;
         }
         assert!(occupied > 300, "{occupied}");
+    }
+
+    #[test]
+    fn batches_over_several_chunks_report_each_position_once() {
+        // Positions of the second chunk are offset by SORT_CHUNK.
+        let a = square("A", PerimeterKind::Qpv, 3.0, 50.0, 3.02, 50.01, false);
+        let idx = PerimeterIndex::build(vec![a]);
+        let mut r = crate::bench::SplitMix64::new(5);
+        let pts: Vec<(f64, f64)> = (0..SORT_CHUNK + 3_000)
+            .map(|_| (r.range(2.99, 3.03), r.range(49.995, 50.015)))
+            .collect();
+        let mut seen = vec![0u8; pts.len()];
+        idx.locate_batch(&pts, |i, l| {
+            seen[i] += 1;
+            if i % 97 == 0 || i >= SORT_CHUNK {
+                assert_eq!(l, idx.locate(pts[i].0, pts[i].1), "{:?}", pts[i]);
+            }
+        });
+        assert!(seen.iter().all(|&n| n == 1));
     }
 
     #[test]
