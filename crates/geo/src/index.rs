@@ -388,7 +388,9 @@ impl CellView {
     }
 }
 
+/// An edge in degrees. `repr(C)`: [`covers_avx2`] reads an edge as four consecutive f64.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 struct Edge {
     ax: f64,
     ay: f64,
@@ -555,7 +557,12 @@ fn seg_rect_d2(ax: f64, ay: f64, bx: f64, by: f64, x0: f64, y0: f64, x1: f64, y1
 /// few edges that need an orientation test or touch the ray's line take the exact path.
 #[inline]
 fn covers(edges: &[Edge], x: f64, y: f64) -> bool {
-    let mut inside = false;
+    covers_from(edges, x, y, false)
+}
+
+/// [`covers`] over `edges`, starting from the parity `inside`.
+#[inline(always)]
+fn covers_from(edges: &[Edge], x: f64, y: f64, mut inside: bool) -> bool {
     for e in edges {
         let up_a = e.ay > y;
         let up_b = e.by > y;
@@ -570,28 +577,120 @@ fn covers(edges: &[Edge], x: f64, y: f64) -> bool {
         if !hard {
             continue;
         }
-        if cross {
-            let o = robust::orient2d(
-                robust::Coord { x: e.ax, y: e.ay },
-                robust::Coord { x: e.bx, y: e.by },
-                robust::Coord { x, y },
-            );
-            if o == 0.0 {
-                return true;
-            }
-            // b above: upward edge, crossing iff the point is on its left.
-            if (o > 0.0) == up_b {
-                inside = !inside;
-            }
-        } else if e.ay == y && e.by == y {
-            if (e.ax <= x && x <= e.bx) || (e.bx <= x && x <= e.ax) {
-                return true;
-            }
-        } else if (e.ax == x && e.ay == y) || (e.bx == x && e.by == y) {
-            return true;
+        match hard_edge(e, x, y) {
+            HardEdge::OnBoundary => return true,
+            HardEdge::Crosses => inside = !inside,
+            HardEdge::Misses => {}
         }
     }
     inside
+}
+
+/// Outcome of the exact test of an edge that the comparisons of [`covers`] leave open.
+enum HardEdge {
+    /// The point is on the edge.
+    OnBoundary,
+    /// The edge crosses the ray from the point to +∞.
+    Crosses,
+    /// Neither.
+    Misses,
+}
+
+/// Exact test of an edge that crosses the ray's line with the point within its
+/// longitude span, or that touches the ray's line without crossing it.
+#[inline(never)]
+fn hard_edge(e: &Edge, x: f64, y: f64) -> HardEdge {
+    let (up_a, up_b) = (e.ay > y, e.by > y);
+    if up_a != up_b {
+        let o = robust::orient2d(
+            robust::Coord { x: e.ax, y: e.ay },
+            robust::Coord { x: e.bx, y: e.by },
+            robust::Coord { x, y },
+        );
+        if o == 0.0 {
+            return HardEdge::OnBoundary;
+        }
+        // b above: upward edge, crossing iff the point is on its left.
+        if (o > 0.0) == up_b {
+            HardEdge::Crosses
+        } else {
+            HardEdge::Misses
+        }
+    } else if e.ay == y && e.by == y {
+        if (e.ax <= x && x <= e.bx) || (e.bx <= x && x <= e.ax) {
+            HardEdge::OnBoundary
+        } else {
+            HardEdge::Misses
+        }
+    } else if (e.ax == x && e.ay == y) || (e.bx == x && e.by == y) {
+        HardEdge::OnBoundary
+    } else {
+        HardEdge::Misses
+    }
+}
+
+/// [`covers`] four edges at a time with AVX2: the same comparisons on four edges per
+/// instruction, the parity from a population count, and the few edges left open by
+/// the comparisons tested exactly one by one ([`hard_edge`]). The edges are independent
+/// (the result is the parity of the crossings, or true as soon as one edge carries the
+/// point), so their order does not matter.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn covers_avx2(edges: &[Edge], x: f64, y: f64) -> bool {
+    use std::arch::x86_64::*;
+    const _: () = assert!(std::mem::size_of::<Edge>() == 32);
+    let (xv, yv) = (_mm256_set1_pd(x), _mm256_set1_pd(y));
+    let mut parity = 0u32;
+    let quads = edges.chunks_exact(4);
+    let rest = quads.remainder();
+    for q in quads {
+        // SAFETY: `q` holds four `repr(C)` edges of four f64 each (checked size), i.e.
+        // 16 consecutive f64: each load reads one whole edge.
+        let p = q.as_ptr() as *const f64;
+        let (e0, e1, e2, e3) = unsafe {
+            (
+                _mm256_loadu_pd(p),
+                _mm256_loadu_pd(p.add(4)),
+                _mm256_loadu_pd(p.add(8)),
+                _mm256_loadu_pd(p.add(12)),
+            )
+        };
+        // Transpose: lane k of `ax` is edge k's `ax`, and so on.
+        let t0 = _mm256_unpacklo_pd(e0, e1); // ax0 ax1 bx0 bx1
+        let t1 = _mm256_unpackhi_pd(e0, e1); // ay0 ay1 by0 by1
+        let t2 = _mm256_unpacklo_pd(e2, e3);
+        let t3 = _mm256_unpackhi_pd(e2, e3);
+        let ax = _mm256_permute2f128_pd::<0x20>(t0, t2);
+        let bx = _mm256_permute2f128_pd::<0x31>(t0, t2);
+        let ay = _mm256_permute2f128_pd::<0x20>(t1, t3);
+        let by = _mm256_permute2f128_pd::<0x31>(t1, t3);
+        let up_a = _mm256_cmp_pd::<_CMP_GT_OQ>(ay, yv);
+        let up_b = _mm256_cmp_pd::<_CMP_GT_OQ>(by, yv);
+        let cross = _mm256_xor_pd(up_a, up_b);
+        let (minx, maxx) = (_mm256_min_pd(ax, bx), _mm256_max_pd(ax, bx));
+        let right = _mm256_cmp_pd::<_CMP_GT_OQ>(minx, xv);
+        parity ^= (_mm256_movemask_pd(_mm256_and_pd(cross, right)) as u32).count_ones();
+        let spans = _mm256_andnot_pd(right, _mm256_cmp_pd::<_CMP_GE_OQ>(maxx, xv));
+        let touches = _mm256_or_pd(
+            _mm256_cmp_pd::<_CMP_EQ_OQ>(ay, yv),
+            _mm256_cmp_pd::<_CMP_EQ_OQ>(by, yv),
+        );
+        let hard = _mm256_or_pd(
+            _mm256_and_pd(cross, spans),
+            _mm256_andnot_pd(cross, touches),
+        );
+        let mut h = _mm256_movemask_pd(hard) as u32;
+        while h != 0 {
+            match hard_edge(&q[h.trailing_zeros() as usize], x, y) {
+                HardEdge::OnBoundary => return true,
+                HardEdge::Crosses => parity ^= 1,
+                HardEdge::Misses => {}
+            }
+            h &= h - 1;
+        }
+    }
+    covers_from(rest, x, y, parity & 1 == 1)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1541,7 +1640,7 @@ impl PerimeterIndex {
 
     /// Perimeters of the cell containing the point, sorted.
     #[inline(always)]
-    fn containing_in(
+    fn containing_in<const AVX2: bool>(
         &self,
         v: &CellView,
         lon: f64,
@@ -1557,7 +1656,9 @@ impl PerimeterIndex {
             let parts = &self.blob[v.parts_at()..v.parts_at() + 3 * v.n_parts];
             for p in parts.chunks_exact(3) {
                 let (pid, st, len) = (p[0], p[1] as usize, p[2] as usize);
-                if !out.contains(&pid) && covers(&self.row_edges[st..st + len], lon, lat) {
+                if !out.contains(&pid)
+                    && self.covers::<AVX2>(&self.row_edges[st..st + len], lon, lat)
+                {
                     out.push(pid);
                 }
             }
@@ -1577,7 +1678,7 @@ impl PerimeterIndex {
             return loc;
         }
         let v = self.view(off);
-        self.containing_in(&v, lon, lat, &mut loc.containing);
+        self.containing_in::<AVX2>(&v, lon, lat, &mut loc.containing);
         // The point's 1/64° band (`gj >> 4`): its cell is not empty, so `lat` is valid.
         let band = floor_to_i64::<AVX2>(lat * 64.0) + 90 * 64;
         let (kx, ky) = self.scales[band as usize];
@@ -1634,6 +1735,18 @@ impl PerimeterIndex {
             }
         }
         loc
+    }
+
+    /// [`covers_avx2`] when `AVX2`, [`covers`] otherwise (the same answer).
+    #[inline(always)]
+    fn covers<const AVX2: bool>(&self, edges: &[Edge], x: f64, y: f64) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: AVX2 is only requested by `locate_records_avx2`, which runs after
+            // the CPU feature check.
+            return unsafe { covers_avx2(edges, x, y) };
+        }
+        covers(edges, x, y)
     }
 
     /// Squared metric distance from the point to the chain: [`chain_min_avx2`] when
@@ -1769,7 +1882,7 @@ impl PerimeterIndex {
             return out;
         }
         let v = self.view(off);
-        self.containing_in(&v, lon, lat, &mut out);
+        self.containing_in::<false>(&v, lon, lat, &mut out);
         out.sort_unstable();
         out
     }
@@ -2051,6 +2164,45 @@ mod tests {
             masked_cells > 5_000,
             "{masked_cells} points in cells with masks"
         );
+    }
+
+    /// The four-at-a-time containment test gives the scalar test's answer, on grids of
+    /// points where every hard case occurs: points on vertices, on edges, on horizontal
+    /// edges, and rays through vertices.
+    #[test]
+    fn covers_avx2_matches_covers() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !std::is_x86_feature_detected!("avx2") {
+                return;
+            }
+            let mut rng = crate::bench::SplitMix64::new(5);
+            for n in [3usize, 4, 5, 7, 8, 13, 30] {
+                // A closed ring on a coarse lattice: many collinear, horizontal and
+                // shared-coordinate edges.
+                let mut pts: Vec<(f64, f64)> = (0..n)
+                    .map(|_| (rng.below(6) as f64 * 0.5, rng.below(6) as f64 * 0.5))
+                    .collect();
+                pts.push(pts[0]);
+                let edges: Vec<Edge> = pts
+                    .windows(2)
+                    .map(|w| Edge {
+                        ax: w[0].0,
+                        ay: w[0].1,
+                        bx: w[1].0,
+                        by: w[1].1,
+                    })
+                    .collect();
+                for i in 0..=12 {
+                    for j in 0..=12 {
+                        let (x, y) = (i as f64 * 0.25, j as f64 * 0.25);
+                        // SAFETY: the CPU supports AVX2 (checked above).
+                        let v = unsafe { covers_avx2(&edges, x, y) };
+                        assert_eq!(v, covers(&edges, x, y), "ring {pts:?}, point ({x}, {y})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
