@@ -1633,9 +1633,24 @@ impl PerimeterIndex {
 
     /// Locate one WGS84 point. Non-finite or out-of-range coordinates give an empty
     /// [`Location`].
+    /// With AVX2, the distances and the containment test use the vector kernels, as the
+    /// batches do (the same answers; the scalar distance kernel mispredicts a branch per
+    /// lane).
     #[inline]
     pub fn locate(&self, lon: f64, lat: f64) -> Location {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { self.locate_avx2(lon, lat) };
+        }
         self.locate_in_cell::<false>(self.cell_id(lon, lat), lon, lat)
+    }
+
+    /// [`PerimeterIndex::locate`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn locate_avx2(&self, lon: f64, lat: f64) -> Location {
+        self.locate_in_cell::<true>(self.cell_id(lon, lat), lon, lat)
     }
 
     /// Perimeters of the cell containing the point, sorted.
@@ -2201,6 +2216,51 @@ mod tests {
                         assert_eq!(v, covers(&edges, x, y), "ring {pts:?}, point ({x}, {y})");
                     }
                 }
+            }
+        }
+    }
+
+    /// The AVX2 chain distance is the scalar one, bit for bit.
+    #[test]
+    fn chain_min_avx2_matches_chain_min() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !std::is_x86_feature_detected!("avx2") {
+                return;
+            }
+            let mut rng = crate::bench::SplitMix64::new(9);
+            for _ in 0..20_000 {
+                let (x0, y0) = (rng.range(2.9, 3.1), rng.range(49.9, 50.1));
+                let mut ch = Chain {
+                    x0: 0.0,
+                    y0: 0.0,
+                    x1: 0.0,
+                    y1: 0.0,
+                    start: 0,
+                    len: 4,
+                    owner: 0,
+                    vx: [0.0; CHAIN_LANES + 1],
+                    vy: [0.0; CHAIN_LANES + 1],
+                };
+                for k in 0..=CHAIN_LANES {
+                    // Some repeated vertices: degenerate edges, as in padded chains.
+                    let same = k > 0 && rng.below(4) == 0;
+                    ch.vx[k] = if same {
+                        ch.vx[k - 1]
+                    } else {
+                        x0 + rng.range(-0.002, 0.002)
+                    };
+                    ch.vy[k] = if same {
+                        ch.vy[k - 1]
+                    } else {
+                        y0 + rng.range(-0.002, 0.002)
+                    };
+                }
+                let (px, py) = (x0 + rng.range(-0.01, 0.01), y0 + rng.range(-0.01, 0.01));
+                let (kx, ky) = metric_scale(py);
+                // SAFETY: the CPU supports AVX2 (checked above).
+                let v = unsafe { chain_min_avx2(&ch, px, py, kx, ky) };
+                assert_eq!(v.to_bits(), chain_min(&ch, px, py, kx, ky).0.to_bits());
             }
         }
     }
