@@ -243,7 +243,7 @@ fn sub_cell_masks(
         let (sx, sy) = ((s as i64 % SUB) as f64, (s as i64 / SUB) as f64);
         let (cx, cy) = (x0 + (sx + 0.5) * step, y0 + (sy + 0.5) * step);
         for (d, &c) in dc.iter_mut().zip(cand) {
-            *d = chain_min(&chains[c as usize], cx, cy, kx, ky).0.sqrt();
+            *d = chain_distance(&chains[c as usize], cx, cy, kx, ky).sqrt();
         }
         let dc = &dc[..cand.len()];
         let best = dc.iter().copied().fold(f64::INFINITY, f64::min);
@@ -338,6 +338,18 @@ fn chain_min_avx2(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
     let m = _mm256_min_pd(r, _mm256_permute2f128_pd::<1>(r, r));
     let m = _mm256_min_pd(m, _mm256_permute_pd::<0b0101>(m));
     _mm256_cvtsd_f64(m)
+}
+
+/// [`chain_min`]'s distance with the AVX2 kernel when the CPU has it (the same result,
+/// bit for bit, without the scalar kernel's mispredicted branches), for code that is not
+/// compiled for AVX2 itself (the index build).
+fn chain_distance(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { chain_min_avx2(ch, px, py, kx, ky) };
+    }
+    chain_min(ch, px, py, kx, ky).0
 }
 
 /// `max(a, b)` for operands that are never NaN: one `maxsd`, where `f64::max` adds the
@@ -1638,19 +1650,25 @@ impl PerimeterIndex {
     /// lane).
     #[inline]
     pub fn locate(&self, lon: f64, lat: f64) -> Location {
+        let off = self.cell_id(lon, lat);
+        // Empty cells (most points of a uniform set) are answered here, without the
+        // feature check and the call into the AVX2 code, which cannot be inlined.
+        if off == 0 {
+            return Location::default();
+        }
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2.
-            return unsafe { self.locate_avx2(lon, lat) };
+            return unsafe { self.locate_in_cell_avx2(off, lon, lat) };
         }
-        self.locate_in_cell::<false>(self.cell_id(lon, lat), lon, lat)
+        self.locate_in_cell::<false>(off, lon, lat)
     }
 
-    /// [`PerimeterIndex::locate`] compiled for AVX2.
+    /// [`PerimeterIndex::locate_in_cell`] compiled for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn locate_avx2(&self, lon: f64, lat: f64) -> Location {
-        self.locate_in_cell::<true>(self.cell_id(lon, lat), lon, lat)
+    unsafe fn locate_in_cell_avx2(&self, off: u32, lon: f64, lat: f64) -> Location {
+        self.locate_in_cell::<true>(off, lon, lat)
     }
 
     /// Perimeters of the cell containing the point, sorted.
