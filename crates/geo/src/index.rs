@@ -243,7 +243,7 @@ fn sub_cell_masks(
         let (sx, sy) = ((s as i64 % SUB) as f64, (s as i64 / SUB) as f64);
         let (cx, cy) = (x0 + (sx + 0.5) * step, y0 + (sy + 0.5) * step);
         for (d, &c) in dc.iter_mut().zip(cand) {
-            *d = chain_distance(&chains[c as usize], cx, cy, kx, ky).sqrt();
+            *d = chain_d2_any_cpu(&chains[c as usize], cx, cy, kx, ky).sqrt();
         }
         let dc = &dc[..cand.len()];
         let best = dc.iter().copied().fold(f64::INFINITY, f64::min);
@@ -340,16 +340,29 @@ fn chain_min_avx2(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
     _mm256_cvtsd_f64(m)
 }
 
-/// [`chain_min`]'s distance with the AVX2 kernel when the CPU has it (the same result,
-/// bit for bit, without the scalar kernel's mispredicted branches), for code that is not
-/// compiled for AVX2 itself (the index build).
-fn chain_distance(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
+/// Squared metric distance from the point to the chain: [`chain_min_avx2`] when
+/// `AVX2`, [`chain_min`] otherwise (the same IEEE operations, hence the same result).
+/// `AVX2` is true only in code compiled for AVX2 and reached after the CPU feature
+/// check (`locate_records_avx2`, `locate_in_cell_avx2`), or right after that check.
+#[inline(always)]
+fn chain_d2<const AVX2: bool>(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2.
+    if AVX2 {
+        // SAFETY: see above: the CPU supports AVX2.
         return unsafe { chain_min_avx2(ch, px, py, kx, ky) };
     }
     chain_min(ch, px, py, kx, ky).0
+}
+
+/// [`chain_d2`] with the AVX2 kernel when the CPU has it, for code that is not compiled
+/// for AVX2 itself (the index build): the same result without the scalar kernel's
+/// mispredicted branches.
+fn chain_d2_any_cpu(ch: &Chain, px: f64, py: f64, kx: f64, ky: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        return chain_d2::<true>(ch, px, py, kx, ky);
+    }
+    chain_d2::<false>(ch, px, py, kx, ky)
 }
 
 /// `max(a, b)` for operands that are never NaN: one `maxsd`, where `f64::max` adds the
@@ -703,6 +716,18 @@ fn covers_avx2(edges: &[Edge], x: f64, y: f64) -> bool {
         }
     }
     covers_from(rest, x, y, parity & 1 == 1)
+}
+
+/// [`covers_avx2`] when `AVX2`, [`covers`] otherwise (the same answer); `AVX2` as for
+/// [`chain_d2`].
+#[inline(always)]
+fn covers_with<const AVX2: bool>(edges: &[Edge], x: f64, y: f64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: see `chain_d2`: the CPU supports AVX2.
+        return unsafe { covers_avx2(edges, x, y) };
+    }
+    covers(edges, x, y)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1690,7 +1715,7 @@ impl PerimeterIndex {
             for p in parts.chunks_exact(3) {
                 let (pid, st, len) = (p[0], p[1] as usize, p[2] as usize);
                 if !out.contains(&pid)
-                    && self.covers::<AVX2>(&self.row_edges[st..st + len], lon, lat)
+                    && covers_with::<AVX2>(&self.row_edges[st..st + len], lon, lat)
                 {
                     out.push(pid);
                 }
@@ -1742,7 +1767,7 @@ impl PerimeterIndex {
                 while m != 0 {
                     let ch = &self.chains[cand[m.trailing_zeros() as usize] as usize];
                     m &= m - 1;
-                    let d = self.chain_distance::<AVX2>(ch, lon, lat, kx, ky);
+                    let d = chain_d2::<AVX2>(ch, lon, lat, kx, ky);
                     owner = if d < best { ch.owner } else { owner };
                     best = best.min(d);
                 }
@@ -1755,7 +1780,7 @@ impl PerimeterIndex {
                     if dx * dx + dy * dy > best {
                         continue;
                     }
-                    let d = self.chain_distance::<AVX2>(ch, lon, lat, kx, ky);
+                    let d = chain_d2::<AVX2>(ch, lon, lat, kx, ky);
                     if d < best {
                         best = d;
                         owner = ch.owner;
@@ -1768,38 +1793,6 @@ impl PerimeterIndex {
             }
         }
         loc
-    }
-
-    /// [`covers_avx2`] when `AVX2`, [`covers`] otherwise (the same answer).
-    #[inline(always)]
-    fn covers<const AVX2: bool>(&self, edges: &[Edge], x: f64, y: f64) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if AVX2 {
-            // SAFETY: AVX2 is only requested by `locate_records_avx2`, which runs after
-            // the CPU feature check.
-            return unsafe { covers_avx2(edges, x, y) };
-        }
-        covers(edges, x, y)
-    }
-
-    /// Squared metric distance from the point to the chain: [`chain_min_avx2`] when
-    /// `AVX2`, [`chain_min`] otherwise (the same IEEE operations).
-    #[inline(always)]
-    fn chain_distance<const AVX2: bool>(
-        &self,
-        ch: &Chain,
-        lon: f64,
-        lat: f64,
-        kx: f64,
-        ky: f64,
-    ) -> f64 {
-        #[cfg(target_arch = "x86_64")]
-        if AVX2 {
-            // SAFETY: AVX2 is only requested by `locate_records_avx2`, which runs after
-            // the CPU feature check.
-            return unsafe { chain_min_avx2(ch, lon, lat, kx, ky) };
-        }
-        chain_min(ch, lon, lat, kx, ky).0
     }
 
     /// Locate many points in parallel (rayon). `points` are `(lon, lat)`; the result has
