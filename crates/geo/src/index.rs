@@ -214,8 +214,9 @@ fn has_masks(n: usize) -> bool {
 }
 
 /// For each sub-cell of leaf cell `(gi, gj)`, the candidate chains (positions in `cand`)
-/// that can be the nearest for some point of the sub-cell: bit `i` of `masks[s]` is
-/// `cand[i]`. Distances are in the metric frame `(kx, ky)` of the cell's band, the one
+/// that can be the nearest for some point of the sub-cell, as the [`MASK_WORDS`] words
+/// stored after the cell's chain ids (bit `i` of sub-cell `s`'s mask is `cand[i]`; see
+/// [`PerimeterIndex::sub_cell_mask`]). Distances are in the metric frame `(kx, ky)` of the cell's band, the one
 /// the queries use. With `c` the sub-cell's centre and `h` its half-diagonal, every point
 /// `p` of the sub-cell is within `h` of `c`, so its nearest distance is at most
 /// `min_k d(c, k) + h`, and its distance to chain `k` at least `d(c, k) - h`: a chain
@@ -233,13 +234,13 @@ fn sub_cell_masks(
     gj: i64,
     kx: f64,
     ky: f64,
-) -> [u16; (SUB * SUB) as usize] {
+) -> [u32; MASK_WORDS] {
     let (x0, y0, _, _) = cell_rect(gi, gj);
     let step = 1.0 / (LEAF_PER_DEG_F * SUB_F);
     let h = 0.5 * ((step * kx).powi(2) + (step * ky).powi(2)).sqrt();
-    let mut masks = [0u16; (SUB * SUB) as usize];
+    let mut words = [0u32; MASK_WORDS];
     let mut dc = [0f64; MASK_MAX_CAND];
-    for (s, mask) in masks.iter_mut().enumerate() {
+    for s in 0..(SUB * SUB) as usize {
         let (sx, sy) = ((s as i64 % SUB) as f64, (s as i64 / SUB) as f64);
         let (cx, cy) = (x0 + (sx + 0.5) * step, y0 + (sy + 0.5) * step);
         for (d, &c) in dc.iter_mut().zip(cand) {
@@ -249,12 +250,14 @@ fn sub_cell_masks(
         let best = dc.iter().copied().fold(f64::INFINITY, f64::min);
         // Relative and absolute margins cover the rounding of both computations.
         let keep = (best + 2.0 * h) * (1.0 + 1e-9) + 1e-6;
-        *mask = dc
+        let mask = dc
             .iter()
             .enumerate()
-            .fold(0u16, |m, (k, &d)| m | ((d <= keep) as u16) << k);
+            .fold(0u32, |m, (k, &d)| m | ((d <= keep) as u32) << k);
+        // Two masks per word, the even sub-cell in the low half (see `sub_cell_mask`).
+        words[s / 2] |= mask << (16 * (s & 1));
     }
-    masks
+    words
 }
 
 /// Smallest squared metric distance from `(px, py)` to the edges of the chain, and the
@@ -1371,11 +1374,7 @@ impl PerimeterIndex {
                     let (kx, ky) = index.scales[(gj >> 4) as usize];
                     ids.clear();
                     ids.extend(run.iter().map(|x| x.1));
-                    let m = sub_cell_masks(&index.chains, &ids, gi, gj, kx, ky);
-                    let mut words = [0u32; MASK_WORDS];
-                    for (w, pair) in words.iter_mut().zip(m.chunks_exact(2)) {
-                        *w = pair[0] as u32 | (pair[1] as u32) << 16;
-                    }
+                    let words = sub_cell_masks(&index.chains, &ids, gi, gj, kx, ky);
                     blk.masks.push((run[0].0, words));
                 }
             });
@@ -1524,6 +1523,14 @@ impl PerimeterIndex {
             n_cand: (w1 >> 16) as usize,
             body: o + 2,
         }
+    }
+
+    /// Mask of the candidates (bit `i`: `i`-th chain id of the cell) that can be the
+    /// nearest in sub-cell `s` of the cell `v`, which must carry masks
+    /// ([`has_masks`]); past the last descriptor, `blob`'s padding is read.
+    #[inline(always)]
+    fn sub_cell_mask(&self, v: &CellView, s: usize) -> u32 {
+        self.blob[v.cand_at() + v.n_cand + s / 2] >> (16 * (s & 1)) & 0xFFFF
     }
 
     /// Entry of the point's cell in `blocks` (`block * 256 + slot`), or `empty` when the
@@ -1763,7 +1770,7 @@ impl PerimeterIndex {
                 // Only the chains that can be the nearest in the point's sub-cell, all of
                 // them: no bounding-box test, whose outcome the CPU cannot predict.
                 let s = sub_cell::<AVX2>(lon, lat);
-                let mut m = self.blob[v.cand_at() + v.n_cand + s / 2] >> (16 * (s & 1)) & 0xFFFF;
+                let mut m = self.sub_cell_mask(&v, s);
                 while m != 0 {
                     let ch = &self.chains[cand[m.trailing_zeros() as usize] as usize];
                     m &= m - 1;
@@ -1884,8 +1891,7 @@ impl PerimeterIndex {
                 let present = 0usize.wrapping_sub((v.n_cand > 0) as usize);
                 // The first chain of the point's sub-cell mask (the first candidate when
                 // the cell has no masks); the mask word is in the prefetched descriptor.
-                let m = self.blob[v.cand_at() + v.n_cand + sub_cell::<AVX2>(a.x, a.y) / 2];
-                let m = m >> (16 * (sub_cell::<AVX2>(a.x, a.y) & 1)) & 0xFFFF;
+                let m = self.sub_cell_mask(&v, sub_cell::<AVX2>(a.x, a.y));
                 let m = if has_masks(v.n_cand) { m } else { 1 };
                 let first = (m.trailing_zeros() & 15) as usize;
                 let c = self.blob[v.cand_at() + first] as usize & present;
@@ -2175,7 +2181,7 @@ mod tests {
                 .collect();
             let best = d.iter().copied().fold(f64::INFINITY, f64::min);
             let s = sub_cell::<false>(x, y);
-            let m = idx.blob[v.cand_at() + v.n_cand + s / 2] >> (16 * (s & 1)) & 0xFFFF;
+            let m = idx.sub_cell_mask(&v, s);
             for (k, &dk) in d.iter().enumerate() {
                 if dk == best {
                     assert!(m >> k & 1 == 1, "nearest chain {k} left out at ({x}, {y})");
