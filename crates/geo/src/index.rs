@@ -62,8 +62,9 @@
 //!   number of their 1/64° block, which the empty-cell test computes anyway; chunks of
 //!   1 M points), so that the points of one neighbourhood follow each other and the
 //!   descriptors and chains they read stay in the caches. It then computes them in that
-//!   order, prefetching the descriptor of the point a dozen places ahead and its first
-//!   candidate chain half as far ahead; the big arrays are placed on 2 MB pages when the
+//!   order, prefetching the descriptor of the point a dozen places ahead and the first
+//!   two chains of its sub-cell half as far ahead, and computing the chain distances of
+//!   four points together (independent work that the CPU overlaps); the big arrays are placed on 2 MB pages when the
 //!   OS allows it (fewer TLB misses). On the national urban benchmark, the vector
 //!   empty-cell test and the block order took one core from about 15 to about 22 M
 //!   points/s (the 1/256° radix sort and five-stage software pipeline they replace spent
@@ -205,6 +206,22 @@ fn sub_cell<const AVX2: bool>(lon: f64, lat: f64) -> usize {
     let sx = floor_to_i64::<AVX2>(lon * (LEAF_PER_DEG_F * SUB_F)) & (SUB - 1);
     let sy = floor_to_i64::<AVX2>(lat * (LEAF_PER_DEG_F * SUB_F)) & (SUB - 1);
     (sy * SUB + sx) as usize
+}
+
+/// Positions of the first two bits of a sub-cell mask (the first one twice when the mask
+/// has one bit), and the mask without them: the chains computed without a branch, and
+/// the rest. Without a branch either: the positions are those of the mask word, masked
+/// to stay below [`MASK_MAX_CAND`] (an empty mask gives 0 and 0).
+#[inline(always)]
+fn first_two(m: u32) -> (usize, usize, u32) {
+    let rest = m & m.wrapping_sub(1);
+    // `rest` when it has a bit, `m` again when it has none.
+    let second = rest | (m & 0u32.wrapping_sub((rest == 0) as u32));
+    (
+        (m.trailing_zeros() & 15) as usize,
+        (second.trailing_zeros() & 15) as usize,
+        rest & rest.wrapping_sub(1),
+    )
 }
 
 /// Whether a cell with `n` candidate chains carries sub-cell masks.
@@ -721,6 +738,99 @@ fn covers_avx2(edges: &[Edge], x: f64, y: f64) -> bool {
     covers_from(rest, x, y, parity & 1 == 1)
 }
 
+/// Whether some edge of `ids` (positions in `edges`) is within `sqrt(t2)` metres of the
+/// point: [`edge_d2`] of each edge, all of them (no early exit, whose outcome the CPU
+/// could not predict).
+#[inline(always)]
+fn near_any(edges: &[Edge], ids: &[u32], px: f64, py: f64, kx: f64, ky: f64, t2: f64) -> bool {
+    ids.iter().fold(false, |n, &e| {
+        n | (edge_d2(&edges[e as usize], px, py, kx, ky) <= t2)
+    })
+}
+
+/// [`near_any`] four edges at a time with AVX2: the same IEEE operations as [`edge_d2`]
+/// lane by lane, hence the same answer. The clamp of the projection is a `max` then a
+/// `min`: they differ from `f64::clamp` only on the sign of a zero, which the square
+/// that follows removes; a degenerate edge (`l2 = 0`) takes `t = 0`, as in the scalar
+/// code. A last group of fewer than four edges repeats its last edge.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn near_any_avx2(edges: &[Edge], ids: &[u32], px: f64, py: f64, kx: f64, ky: f64, t2: f64) -> bool {
+    use std::arch::x86_64::*;
+    let (pxv, pyv) = (_mm256_set1_pd(px), _mm256_set1_pd(py));
+    let (kxv, kyv) = (_mm256_set1_pd(kx), _mm256_set1_pd(ky));
+    let (zero, one, t2v) = (_mm256_setzero_pd(), _mm256_set1_pd(1.0), _mm256_set1_pd(t2));
+    let sign = _mm256_set1_pd(-0.0);
+    let mut near = 0;
+    let last = ids.len().wrapping_sub(1);
+    for k in (0..ids.len()).step_by(4) {
+        let e = |j: usize| &edges[ids[(k + j).min(last)] as usize] as *const Edge as *const f64;
+        // SAFETY: each pointer is to an `Edge` of `edges` (bounds-checked above), a
+        // `repr(C)` struct of four f64: one load reads it whole.
+        let (e0, e1, e2, e3) = unsafe {
+            (
+                _mm256_loadu_pd(e(0)),
+                _mm256_loadu_pd(e(1)),
+                _mm256_loadu_pd(e(2)),
+                _mm256_loadu_pd(e(3)),
+            )
+        };
+        let t0 = _mm256_unpacklo_pd(e0, e1);
+        let t1 = _mm256_unpackhi_pd(e0, e1);
+        let t2_ = _mm256_unpacklo_pd(e2, e3);
+        let t3 = _mm256_unpackhi_pd(e2, e3);
+        let ax = _mm256_mul_pd(
+            _mm256_sub_pd(_mm256_permute2f128_pd::<0x20>(t0, t2_), pxv),
+            kxv,
+        );
+        let bx = _mm256_mul_pd(
+            _mm256_sub_pd(_mm256_permute2f128_pd::<0x31>(t0, t2_), pxv),
+            kxv,
+        );
+        let ay = _mm256_mul_pd(
+            _mm256_sub_pd(_mm256_permute2f128_pd::<0x20>(t1, t3), pyv),
+            kyv,
+        );
+        let by = _mm256_mul_pd(
+            _mm256_sub_pd(_mm256_permute2f128_pd::<0x31>(t1, t3), pyv),
+            kyv,
+        );
+        let dx = _mm256_sub_pd(bx, ax);
+        let dy = _mm256_sub_pd(by, ay);
+        let l2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
+        let dot = _mm256_add_pd(_mm256_mul_pd(ax, dx), _mm256_mul_pd(ay, dy));
+        let q = _mm256_div_pd(_mm256_xor_pd(dot, sign), l2);
+        let q = _mm256_min_pd(_mm256_max_pd(q, zero), one);
+        let t = _mm256_and_pd(q, _mm256_cmp_pd::<_CMP_GT_OQ>(l2, zero));
+        let cx = _mm256_add_pd(ax, _mm256_mul_pd(t, dx));
+        let cy = _mm256_add_pd(ay, _mm256_mul_pd(t, dy));
+        let d2 = _mm256_add_pd(_mm256_mul_pd(cx, cx), _mm256_mul_pd(cy, cy));
+        near |= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(d2, t2v));
+    }
+    near != 0
+}
+
+/// [`near_any_avx2`] when `AVX2`, [`near_any`] otherwise (the same answer); `AVX2` as
+/// for [`chain_d2`].
+#[inline(always)]
+fn near_any_with<const AVX2: bool>(
+    edges: &[Edge],
+    ids: &[u32],
+    px: f64,
+    py: f64,
+    kx: f64,
+    ky: f64,
+    t2: f64,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: see `chain_d2`: the CPU supports AVX2.
+        return unsafe { near_any_avx2(edges, ids, px, py, kx, ky, t2) };
+    }
+    near_any(edges, ids, px, py, kx, ky, t2)
+}
+
 /// [`covers_avx2`] when `AVX2`, [`covers`] otherwise (the same answer); `AVX2` as for
 /// [`chain_d2`].
 #[inline(always)]
@@ -971,6 +1081,35 @@ impl BlockOrder {
         (&self.recs[..n - o], &self.split[..e])
     }
 }
+
+/// A point whose nearest QPV is to be computed from the chains of its sub-cell mask:
+/// what [`PerimeterIndex::locate_start`] leaves to its caller, with the rest of the
+/// answer already in `loc`.
+struct NearestJob<'a> {
+    loc: Location,
+    /// Position of the point in its batch.
+    id: u32,
+    x: f64,
+    y: f64,
+    kx: f64,
+    ky: f64,
+    /// The sub-cell's first two chains (its one chain twice when it has one).
+    c0: &'a Chain,
+    c1: &'a Chain,
+    /// The sub-cell's other chains, as bits of `cand`.
+    rest: u32,
+    /// The cell's candidate chains.
+    cand: &'a [u32],
+}
+
+/// Outcome of [`PerimeterIndex::locate_start`].
+enum Start<'a> {
+    Done(Location),
+    Nearest(NearestJob<'a>),
+}
+
+/// Jobs gathered by the batches before their chain distances are computed together.
+const JOBS: usize = 4;
 
 struct Unit {
     perimeter: PerimeterId,
@@ -1719,11 +1858,12 @@ impl PerimeterIndex {
         }
         if v.n_parts > 0 {
             let parts = &self.blob[v.parts_at()..v.parts_at() + 3 * v.n_parts];
+            // Every part is tested, even of a perimeter already found (a second polygon
+            // of it): looking it up in `out` first would save a test only for those rare
+            // duplicates, which the sort and dedup below remove.
             for p in parts.chunks_exact(3) {
                 let (pid, st, len) = (p[0], p[1] as usize, p[2] as usize);
-                if !out.contains(&pid)
-                    && covers_with::<AVX2>(&self.row_edges[st..st + len], lon, lat)
-                {
+                if covers_with::<AVX2>(&self.row_edges[st..st + len], lon, lat) {
                     out.push(pid);
                 }
             }
@@ -1738,9 +1878,25 @@ impl PerimeterIndex {
     /// distance kernel (only from code compiled for, and run on, AVX2).
     #[inline(always)]
     fn locate_in_cell<const AVX2: bool>(&self, off: u32, lon: f64, lat: f64) -> Location {
+        match self.locate_start::<AVX2>(off, lon, lat, 0) {
+            Start::Done(loc) => loc,
+            Start::Nearest(mut job) => {
+                let d0 = chain_d2::<AVX2>(job.c0, lon, lat, job.kx, job.ky);
+                let d1 = chain_d2::<AVX2>(job.c1, lon, lat, job.kx, job.ky);
+                job.loc.nearest_qpv = self.nearest_of::<AVX2>(&job, d0, d1);
+                job.loc
+            }
+        }
+    }
+
+    /// Everything of [`PerimeterIndex::locate_in_cell`] but the distances to the chains of
+    /// a sub-cell mask, which are left to the caller as a [`NearestJob`] (`id` is
+    /// carried along for it).
+    #[inline(always)]
+    fn locate_start<const AVX2: bool>(&self, off: u32, lon: f64, lat: f64, id: u32) -> Start<'_> {
         let mut loc = Location::default();
         if off == 0 {
-            return loc;
+            return Start::Done(loc);
         }
         let v = self.view(off);
         self.containing_in::<AVX2>(&v, lon, lat, &mut loc.containing);
@@ -1749,57 +1905,91 @@ impl PerimeterIndex {
         let (kx, ky) = self.scales[band as usize];
         if v.n_near > 0 {
             let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
-            // All the edges, without an early exit (no unpredictable branch).
-            loc.near_boundary = self.blob[v.near_at()..v.near_at() + v.n_near]
-                .iter()
-                .fold(false, |n, &e| {
-                    n | (edge_d2(&self.edges[e as usize], lon, lat, kx, ky) <= t2)
-                });
+            let ids = &self.blob[v.near_at()..v.near_at() + v.n_near];
+            loc.near_boundary = near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
         }
         if v.qpv_inside || v.n_parts > 0 {
             if let Some(&q) = loc.containing.iter().find(|&&p| self.is_qpv[p as usize]) {
                 loc.nearest_qpv = Some((q, 0.0));
-                return loc;
+                return Start::Done(loc);
             }
         }
-        if v.n_cand > 0 {
-            let mut best = f64::INFINITY;
-            let mut owner = u32::MAX;
-            let cand = &self.blob[v.cand_at()..v.cand_at() + v.n_cand];
-            if has_masks(v.n_cand) {
-                // Only the chains that can be the nearest in the point's sub-cell, all of
-                // them: no bounding-box test, whose outcome the CPU cannot predict.
-                let s = sub_cell::<AVX2>(lon, lat);
-                let mut m = self.sub_cell_mask(&v, s);
-                while m != 0 {
-                    let ch = &self.chains[cand[m.trailing_zeros() as usize] as usize];
-                    m &= m - 1;
-                    let d = chain_d2::<AVX2>(ch, lon, lat, kx, ky);
-                    owner = if d < best { ch.owner } else { owner };
-                    best = best.min(d);
-                }
-            } else {
-                for &c in cand {
-                    let ch = &self.chains[c as usize];
-                    // Lower bound: distance to the chain's bounding box.
-                    let dx = max_no_nan(max_no_nan(ch.x0 - lon, lon - ch.x1), 0.0) * kx;
-                    let dy = max_no_nan(max_no_nan(ch.y0 - lat, lat - ch.y1), 0.0) * ky;
-                    if dx * dx + dy * dy > best {
-                        continue;
-                    }
-                    let d = chain_d2::<AVX2>(ch, lon, lat, kx, ky);
-                    if d < best {
-                        best = d;
-                        owner = ch.owner;
-                    }
-                }
+        if v.n_cand == 0 {
+            return Start::Done(loc);
+        }
+        let cand = &self.blob[v.cand_at()..v.cand_at() + v.n_cand];
+        if has_masks(v.n_cand) {
+            // Only the chains that can be the nearest in the point's sub-cell, all of
+            // them: no bounding-box test, whose outcome the CPU cannot predict. The mask
+            // is never empty (the nearest chain is in it). Its first two chains are
+            // computed without a branch (the first one twice when it is alone: 70 % of
+            // the points with candidates have one or two), so that neither the loop
+            // count nor the comparison of the distances is mispredicted.
+            let (first, second, rest) =
+                first_two(self.sub_cell_mask(&v, sub_cell::<AVX2>(lon, lat)));
+            return Start::Nearest(NearestJob {
+                loc,
+                id,
+                x: lon,
+                y: lat,
+                kx,
+                ky,
+                c0: &self.chains[cand[first] as usize],
+                c1: &self.chains[cand[second] as usize],
+                rest,
+                cand,
+            });
+        }
+        let mut best = f64::INFINITY;
+        let mut owner = u32::MAX;
+        for &c in cand {
+            let ch = &self.chains[c as usize];
+            // Lower bound: distance to the chain's bounding box.
+            let dx = max_no_nan(max_no_nan(ch.x0 - lon, lon - ch.x1), 0.0) * kx;
+            let dy = max_no_nan(max_no_nan(ch.y0 - lat, lat - ch.y1), 0.0) * ky;
+            if dx * dx + dy * dy > best {
+                continue;
             }
-            let d = best.sqrt();
-            if d <= self.options.nearest_max_m {
-                loc.nearest_qpv = Some((owner, d));
+            let d = chain_d2::<AVX2>(ch, lon, lat, kx, ky);
+            if d < best {
+                best = d;
+                owner = ch.owner;
             }
         }
-        loc
+        loc.nearest_qpv = self.within_reach(owner, best);
+        Start::Done(loc)
+    }
+
+    /// Nearest QPV of a job whose first two chains are at squared distances `d0` and
+    /// `d1`. Ties keep the first chain in the cell's list, as the list order says.
+    #[inline(always)]
+    fn nearest_of<const AVX2: bool>(
+        &self,
+        job: &NearestJob,
+        d0: f64,
+        d1: f64,
+    ) -> Option<(PerimeterId, f64)> {
+        let take1 = 0u32.wrapping_sub((d1 < d0) as u32);
+        let mut owner = job.c0.owner ^ ((job.c0.owner ^ job.c1.owner) & take1);
+        let mut best = if d1 < d0 { d1 } else { d0 };
+        let mut m = job.rest;
+        while m != 0 {
+            let ch = &self.chains[job.cand[m.trailing_zeros() as usize] as usize];
+            m &= m - 1;
+            let d = chain_d2::<AVX2>(ch, job.x, job.y, job.kx, job.ky);
+            let take = 0u32.wrapping_sub((d < best) as u32);
+            owner = owner ^ ((owner ^ ch.owner) & take);
+            best = if d < best { d } else { best };
+        }
+        self.within_reach(owner, best)
+    }
+
+    /// `(owner, distance)` from the smallest squared distance, when within
+    /// `nearest_max_m`.
+    #[inline(always)]
+    fn within_reach(&self, owner: PerimeterId, best_d2: f64) -> Option<(PerimeterId, f64)> {
+        let d = best_d2.sqrt();
+        (d <= self.options.nearest_max_m).then_some((owner, d))
     }
 
     /// Locate many points in parallel (rayon). `points` are `(lon, lat)`; the result has
@@ -1824,9 +2014,11 @@ impl PerimeterIndex {
     ///   and answered at once, and the others are put in block order (a counting sort on
     ///   the number of their 1/64° block): the points of one neighbourhood then follow
     ///   each other, so that the parts of the index they read stay in the CPU caches;
-    /// - the descriptor of the point a dozen places ahead, and the first candidate chain
-    ///   of the point half as far ahead, are prefetched while the current point is
-    ///   computed.
+    /// - the descriptor of the point a dozen places ahead, and the first two chains of
+    ///   its sub-cell half as far ahead, are prefetched while the current point is
+    ///   computed;
+    /// - the chain distances of the points that need them are computed [`JOBS`] points
+    ///   at a time, so that the CPU overlaps them.
     ///
     /// Each call clears one counter per stored block (about 22 kB for France): for a
     /// handful of points, [`PerimeterIndex::locate`] is cheaper.
@@ -1870,13 +2062,14 @@ impl PerimeterIndex {
         f: &mut impl FnMut(usize, Location),
     ) {
         // Prefetch distances, in points: the descriptor first, then (once it has landed)
-        // the first candidate chain. Points in block order read their block's entries
+        // the first two chains of the point's sub-cell. Points in block order read their block's entries
         // from the caches, so these are the loads that miss.
         const DESCRIPTOR_AHEAD: usize = 12;
         const CHAIN_AHEAD: usize = 6;
         const CHAIN_BYTES: usize = std::mem::size_of::<Chain>();
         let blob = self.blob.as_ptr();
         let chains = self.chains.as_ptr() as *const u8;
+        let mut jobs: Vec<NearestJob<'_>> = Vec::with_capacity(JOBS);
         for (k, r) in recs.iter().enumerate() {
             if let Some(a) = recs.get(k + DESCRIPTOR_AHEAD) {
                 let o = self.blocks[a.cell as usize] as usize;
@@ -1889,18 +2082,52 @@ impl PerimeterIndex {
                 // and `blob` ends with padding so that the reads stay in bounds.
                 let v = self.view(self.blocks[a.cell as usize]);
                 let present = 0usize.wrapping_sub((v.n_cand > 0) as usize);
-                // The first chain of the point's sub-cell mask (the first candidate when
-                // the cell has no masks); the mask word is in the prefetched descriptor.
+                // The first two chains of the point's sub-cell mask (the first candidate
+                // when the cell has no masks); the mask word is in the prefetched
+                // descriptor.
                 let m = self.sub_cell_mask(&v, sub_cell::<AVX2>(a.x, a.y));
-                let m = if has_masks(v.n_cand) { m } else { 1 };
-                let first = (m.trailing_zeros() & 15) as usize;
-                let c = self.blob[v.cand_at() + first] as usize & present;
-                let p = chains.wrapping_add(c * CHAIN_BYTES);
-                prefetch(p);
-                prefetch(p.wrapping_add(64));
+                let (first, second, _) = first_two(if has_masks(v.n_cand) { m } else { 1 });
+                for k in [first, second] {
+                    let c = self.blob[v.cand_at() + k] as usize & present;
+                    let p = chains.wrapping_add(c * CHAIN_BYTES);
+                    prefetch(p);
+                    prefetch(p.wrapping_add(64));
+                }
             }
             let off = self.blocks[r.cell as usize];
-            f(r.id as usize, self.locate_in_cell::<AVX2>(off, r.x, r.y));
+            match self.locate_start::<AVX2>(off, r.x, r.y, r.id) {
+                Start::Done(loc) => f(r.id as usize, loc),
+                Start::Nearest(job) => {
+                    jobs.push(job);
+                    if jobs.len() == JOBS {
+                        self.finish_jobs::<AVX2>(&mut jobs, f);
+                    }
+                }
+            }
+        }
+        self.finish_jobs::<AVX2>(&mut jobs, f);
+    }
+
+    /// Completes the gathered jobs and reports them. The chain distances of all the jobs
+    /// are computed first: they are independent, so the CPU overlaps their loads and
+    /// their long-latency divisions (measured a few per cent faster on the urban set
+    /// than one point at a time).
+    #[inline(always)]
+    fn finish_jobs<const AVX2: bool>(
+        &self,
+        jobs: &mut Vec<NearestJob<'_>>,
+        f: &mut impl FnMut(usize, Location),
+    ) {
+        let mut d = [[0f64; 2]; JOBS];
+        for (dj, j) in d.iter_mut().zip(jobs.iter()) {
+            *dj = [
+                chain_d2::<AVX2>(j.c0, j.x, j.y, j.kx, j.ky),
+                chain_d2::<AVX2>(j.c1, j.x, j.y, j.kx, j.ky),
+            ];
+        }
+        for (dj, mut j) in d.iter().zip(jobs.drain(..)) {
+            j.loc.nearest_qpv = self.nearest_of::<AVX2>(&j, dj[0], dj[1]);
+            f(j.id as usize, j.loc);
         }
     }
 
@@ -2278,6 +2505,49 @@ mod tests {
                 // SAFETY: the CPU supports AVX2 (checked above).
                 let v = unsafe { chain_min_avx2(&ch, px, py, kx, ky) };
                 assert_eq!(v.to_bits(), chain_min(&ch, px, py, kx, ky).0.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn near_any_avx2_matches_edge_d2() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !std::is_x86_feature_detected!("avx2") {
+                return;
+            }
+            let mut rng = crate::bench::SplitMix64::new(11);
+            let mut edges = Vec::new();
+            for _ in 0..4_000 {
+                let (ax, ay) = (rng.range(2.999, 3.001), rng.range(49.999, 50.001));
+                // A quarter of degenerate edges (l2 = 0), as rounding leaves some.
+                let (bx, by) = if rng.below(4) == 0 {
+                    (ax, ay)
+                } else {
+                    (ax + rng.range(-3e-4, 3e-4), ay + rng.range(-3e-4, 3e-4))
+                };
+                edges.push(Edge { ax, ay, bx, by });
+            }
+            for _ in 0..20_000 {
+                let (px, py) = (rng.range(2.999, 3.001), rng.range(49.999, 50.001));
+                let (kx, ky) = metric_scale(py);
+                let n = 1 + rng.below(9);
+                let ids: Vec<u32> = (0..n).map(|_| rng.below(edges.len()) as u32).collect();
+                // Thresholds at the exact scalar distance of one of the edges and one ulp
+                // under it: the vector distance must be the same to the last bit.
+                let pick = &edges[ids[rng.below(n)] as usize];
+                let d2 = edge_d2(pick, px, py, kx, ky);
+                for t2 in [d2, f64::from_bits(d2.to_bits().saturating_sub(1)), 25.0] {
+                    // SAFETY: the CPU supports AVX2 (checked above).
+                    let v = unsafe { near_any_avx2(&edges, &ids, px, py, kx, ky, t2) };
+                    assert_eq!(
+                        v,
+                        near_any(&edges, &ids, px, py, kx, ky, t2),
+                        "{ids:?} {t2}"
+                    );
+                }
+                // SAFETY: as above.
+                assert!(unsafe { near_any_avx2(&edges, &ids, px, py, kx, ky, d2) });
             }
         }
     }
