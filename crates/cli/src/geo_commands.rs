@@ -377,13 +377,9 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
             progress_every: 100_000,
             ..ProcessOptions::default()
         };
-        let r = process_path(
-            &input,
-            &out_path,
-            &opts,
-            |row| snap.row_result(row),
-            |n| bar.set_position(n),
-        );
+        let r = process_path(&input, &out_path, &opts, snap.rows(), |n| {
+            bar.set_position(n)
+        });
         bar.finish_and_clear();
         r
     })
@@ -462,7 +458,7 @@ pub async fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
             &csv2,
             &out2,
             &ProcessOptions::default(),
-            |row| snap.row_result(row),
+            snap.rows(),
             |_| {},
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;

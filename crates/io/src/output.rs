@@ -454,15 +454,47 @@ fn shape_problem(
 /// busy, small enough to keep the chunk's copies (a few MB) in the caches.
 const ROW_CHUNK: usize = 16_384;
 
-/// The result of one CSV row and, for a row that could not be read, its French error
-/// (also its message): the record's shape first, then its fields, then `locate`.
-fn row_outcome<'r>(
-    rec: &Record<'_>,
+/// Rows of a CSV chunk given together to [`RowLocator::locate_all`] (one task per batch,
+/// on all cores).
+const LOCATE_BATCH: usize = 4_096;
+
+/// Where rows are: what [`process_csv`], [`process_xlsx`], [`process_table`] and
+/// [`process_path`] ask for each readable row (`RowInput::Invalid` rows are written as
+/// `non localisé` without asking). Any `Fn(&RowInput) -> RowResult` closure is one.
+pub trait RowLocator<'r>: Sync {
+    /// The result of one row.
+    fn locate(&self, row: &RowInput<'_>) -> RowResult<'r>;
+
+    /// The results of several rows, in their order (exactly one per row). By default
+    /// [`RowLocator::locate`] row by row; a locator that answers many points at once
+    /// faster than one by one (a spatial index in batch mode) overrides it. CSV files
+    /// are located through it, by batches of [`LOCATE_BATCH`] rows.
+    fn locate_all(&self, rows: &[RowInput<'_>]) -> Vec<RowResult<'r>> {
+        rows.iter().map(|r| self.locate(r)).collect()
+    }
+}
+
+impl<'r, F> RowLocator<'r> for F
+where
+    F: Fn(&RowInput<'_>) -> RowResult<'r> + Sync,
+{
+    fn locate(&self, row: &RowInput<'_>) -> RowResult<'r> {
+        self(row)
+    }
+}
+
+/// What is written for one row: its result and, for a row that could not be read, its
+/// French error (also its message).
+type Outcome<'r> = (RowResult<'r>, Option<String>);
+
+/// The locator's input for one CSV row, or the row's outcome when it cannot be located:
+/// the record's shape first, then its fields.
+fn csv_row_input<'a, 'r>(
+    rec: &Record<'a>,
     expected: usize,
     mapping: &ColumnMapping,
-    scratch: &mut RowScratch,
-    locate: &(impl Fn(&RowInput<'_>) -> RowResult<'r> + Sync),
-) -> (RowResult<'r>, Option<String>) {
+    scratch: &'a mut RowScratch,
+) -> Result<RowInput<'a>, Outcome<'r>> {
     let len = rec.len();
     let extra_nonempty =
         len > expected && (expected..len).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
@@ -473,9 +505,61 @@ fn row_outcome<'r>(
                 .collect();
             msg.push_str(&format!(" (colonnes en trop : {})", extra.join(" ; ")));
         }
-        return (RowResult::new(Status::NotLocated), Some(msg));
+        return Err((RowResult::new(Status::NotLocated), Some(msg)));
     }
-    locate_fields(mapping, rec, scratch, locate)
+    match mapping.interpret(rec, scratch) {
+        RowInput::Invalid(m) => Err((RowResult::not_located(m.to_string()), Some(m.to_string()))),
+        row => Ok(row),
+    }
+}
+
+/// Outcomes of the records of `chunk`, in order, into `out`: each batch of
+/// [`LOCATE_BATCH`] records is interpreted and located by one task (all cores), its
+/// readable rows together through [`RowLocator::locate_all`]. `scratches` holds one
+/// buffer per record (reused from chunk to chunk), so that the inputs of a whole batch
+/// are alive at once.
+fn csv_chunk_outcomes<'r>(
+    chunk: &RecordChunk,
+    expected: usize,
+    mapping: &ColumnMapping,
+    locator: &impl RowLocator<'r>,
+    scratches: &mut Vec<RowScratch>,
+    out: &mut Vec<Outcome<'r>>,
+) {
+    let n = chunk.len();
+    if scratches.len() < n {
+        scratches.resize_with(n, RowScratch::default);
+    }
+    out.clear();
+    out.resize_with(n, || (RowResult::new(Status::NotLocated), None));
+    out.par_chunks_mut(LOCATE_BATCH)
+        .zip(scratches[..n].par_chunks_mut(LOCATE_BATCH))
+        .enumerate()
+        .for_each(|(b, (outs, scratches))| {
+            let base = b * LOCATE_BATCH;
+            let mut inputs = Vec::with_capacity(outs.len());
+            let mut at = Vec::with_capacity(outs.len());
+            for (j, (o, scratch)) in outs.iter_mut().zip(scratches.iter_mut()).enumerate() {
+                match csv_row_input(&chunk.get(base + j), expected, mapping, scratch) {
+                    Ok(row) => {
+                        inputs.push(row);
+                        at.push(j);
+                    }
+                    Err(outcome) => *o = outcome,
+                }
+            }
+            let results = locator.locate_all(&inputs);
+            // A locator that loses or adds rows would shift every later row: a bug in
+            // that locator, not bad input.
+            assert_eq!(
+                results.len(),
+                inputs.len(),
+                "RowLocator::locate_all: one result per row"
+            );
+            for (j, r) in at.into_iter().zip(results) {
+                outs[j] = (r, None);
+            }
+        });
 }
 
 /// `locate`'s result for a row whose fields can be read; otherwise a `non localisé`
@@ -484,11 +568,11 @@ fn locate_fields<'a, 'r, F: Fields<'a>>(
     mapping: &ColumnMapping,
     fields: &F,
     scratch: &'a mut RowScratch,
-    locate: &(impl Fn(&RowInput<'_>) -> RowResult<'r> + Sync),
-) -> (RowResult<'r>, Option<String>) {
+    locator: &impl RowLocator<'r>,
+) -> Outcome<'r> {
     match mapping.interpret(fields, scratch) {
         RowInput::Invalid(m) => (RowResult::not_located(m.to_string()), Some(m.to_string())),
-        row => (locate(&row), None),
+        row => (locator.locate(&row), None),
     }
 }
 
@@ -509,7 +593,7 @@ pub fn process_csv<'r, R, W, F, P>(
 where
     R: Read,
     W: Write,
-    F: Fn(&RowInput<'_>) -> RowResult<'r> + Sync,
+    F: RowLocator<'r>,
     P: FnMut(u64),
 {
     let sample = read_sample(&mut input, 1 << 16)?;
@@ -564,7 +648,8 @@ where
     // then written in order on this thread.
     let every = opts.progress_every.max(1);
     let mut chunk = RecordChunk::default();
-    let mut outcomes: Vec<(RowResult<'r>, Option<String>)> = Vec::new();
+    let mut outcomes: Vec<Outcome<'r>> = Vec::new();
+    let mut scratches: Vec<RowScratch> = Vec::new();
     let mut read_error = None;
     while read_error.is_none() {
         chunk.clear();
@@ -582,13 +667,14 @@ where
         if chunk.is_empty() {
             break;
         }
-        (0..chunk.len())
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(RowScratch::default, |scratch, k| {
-                row_outcome(&chunk.get(k), expected, &mapping, scratch, &locate)
-            })
-            .collect_into_vec(&mut outcomes);
+        csv_chunk_outcomes(
+            &chunk,
+            expected,
+            &mapping,
+            &locate,
+            &mut scratches,
+            &mut outcomes,
+        );
         for (k, (result, error)) in outcomes.drain(..).enumerate() {
             let rec = chunk.get(k);
             summary.rows += 1;
@@ -652,7 +738,7 @@ pub fn process_xlsx<'r, R, W, F, P>(
 where
     R: Read + Seek,
     W: Write + Seek + Send,
-    F: Fn(&RowInput<'_>) -> RowResult<'r> + Sync,
+    F: RowLocator<'r>,
     P: FnMut(u64),
 {
     use calamine::Data;
@@ -706,7 +792,7 @@ where
     // As for CSV: the rows of a chunk are interpreted and located on all cores, then
     // written in order on this thread.
     let rows: Vec<(u64, &[Data])> = table.rows().collect();
-    let mut outcomes: Vec<(RowResult<'r>, Option<String>)> = Vec::new();
+    let mut outcomes: Vec<Outcome<'r>> = Vec::new();
     let mut error_text = String::new();
     let every = opts.progress_every.max(1);
     let mut out_row: u32 = 0;
@@ -813,7 +899,7 @@ pub fn process_table<'r, R, W, F, P>(
 where
     R: Read + Seek,
     W: Write + Seek + Send,
-    F: Fn(&RowInput<'_>) -> RowResult<'r> + Sync,
+    F: RowLocator<'r>,
     P: FnMut(u64),
 {
     let format = match opts.format {
@@ -955,7 +1041,7 @@ pub fn process_path<'r, F, P>(
     progress: P,
 ) -> Result<Summary, TableError>
 where
-    F: Fn(&RowInput<'_>) -> RowResult<'r> + Sync,
+    F: RowLocator<'r>,
     P: FnMut(u64),
 {
     let inp = std::fs::File::open(input)?;
@@ -1050,6 +1136,75 @@ mod tests {
         let lines: Vec<u64> = summary.errors.iter().map(|e| e.0).collect();
         assert_eq!(lines, bad_lines);
         assert_eq!(summary.not_located, bad_lines.len() as u64);
+    }
+
+    /// A locator whose batches answer from the row's own longitude (the row number over
+    /// 10,000 was put there), and whose `locate` must not be called for CSV: it records the sizes
+    /// of the batches it was given.
+    struct BatchOnly<'a> {
+        batches: &'a std::sync::Mutex<Vec<usize>>,
+    }
+
+    impl RowLocator<'static> for BatchOnly<'_> {
+        fn locate(&self, _row: &RowInput<'_>) -> RowResult<'static> {
+            panic!("CSV rows go through locate_all")
+        }
+        fn locate_all(&self, rows: &[RowInput<'_>]) -> Vec<RowResult<'static>> {
+            self.batches.lock().unwrap().push(rows.len());
+            rows.iter()
+                .map(|r| match r {
+                    RowInput::Wgs84 { lon, .. } => {
+                        let mut res = RowResult::new(Status::OutsideQpv);
+                        res.message = Cow::Owned(format!("n{lon:.4}"));
+                        res
+                    }
+                    _ => RowResult::not_located("pas un point"),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn csv_rows_are_located_by_batches_in_order() {
+        // Two chunks and a bit, with bad rows in between: every readable row gets the
+        // answer computed for it in its batch, the bad rows their own errors.
+        let n = 2 * ROW_CHUNK + 3 * LOCATE_BATCH / 2 + 11;
+        let mut input = String::from("id,lon,lat\n");
+        let mut bad = 0;
+        for i in 0..n {
+            if i % 1_000 == 3 {
+                input.push_str(&format!("{i},abc,50.6\n"));
+                bad += 1;
+            } else {
+                input.push_str(&format!("{i},{:.4},50.6\n", i as f64 / 1e4));
+            }
+        }
+        let batches = std::sync::Mutex::new(Vec::new());
+        let locator = BatchOnly { batches: &batches };
+        let mut out = Vec::new();
+        let opts = ProcessOptions {
+            max_errors: usize::MAX,
+            ..ProcessOptions::default()
+        };
+        let summary = process_csv(input.as_bytes(), &mut out, &opts, locator, |_| {}).unwrap();
+        assert_eq!(summary.rows, n as u64);
+        assert_eq!(summary.not_located, bad);
+        let text = String::from_utf8(out).unwrap();
+        for (i, row) in text.lines().skip(1).enumerate() {
+            assert!(row.starts_with(&format!("{i},")), "row {i}: {row}");
+            if i % 1_000 == 3 {
+                assert!(row.contains("non localisé"), "row {i}: {row}");
+            } else {
+                assert!(
+                    row.ends_with(&format!(",n{:.4}", i as f64 / 1e4)),
+                    "row {i}: {row}"
+                );
+            }
+        }
+        let batches = batches.into_inner().unwrap();
+        assert_eq!(batches.iter().sum::<usize>() as u64, n as u64 - bad);
+        assert!(batches.iter().all(|&b| b <= LOCATE_BATCH));
+        assert!(batches.iter().any(|&b| b > LOCATE_BATCH / 2));
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub async fn count_beneficiaries(
             Cursor::new(owned),
             Discard::default(),
             &opts,
-            |row| snap.row_result(row),
+            snap.rows(),
             |_| {},
         )
     })

@@ -5,15 +5,16 @@
 
 pub mod beneficiaries;
 pub mod import;
+mod rows;
+
+pub use rows::SnapshotRows;
 
 use quartiers_geo::{Crs, IndexOptions, Location, Perimeter, PerimeterIndex, PerimeterKind};
 use quartiers_io::ban::{AddressIndex, BanRecord, GeocodeResult, Precision};
-use quartiers_io::output::{RowResult, Status};
-use quartiers_io::table::RowInput;
+use quartiers_io::output::Status;
 use quartiers_store::geography::{ContractGeoLink, PerimeterWithGeometry};
 use quartiers_store::{Store, StoreResult};
 use serde::Serialize;
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -320,7 +321,11 @@ impl Snapshot {
 
     /// Locates a WGS84 point (already checked).
     pub fn locate_point(&self, lon: f64, lat: f64) -> PointAnswer {
-        let location = self.index.locate(lon, lat);
+        self.answer_for(lon, lat, self.index.locate(lon, lat))
+    }
+
+    /// The answer for a WGS84 point whose location the index has given.
+    fn answer_for(&self, lon: f64, lat: f64, location: Location) -> PointAnswer {
         let in_qpv = location
             .containing
             .iter()
@@ -373,87 +378,6 @@ impl Snapshot {
             .iter()
             .map(|&id| &self.entries[id as usize])
             .filter(move |e| Some(e.row_id) != first_qpv)
-    }
-
-    /// The batch row answer for one input row.
-    pub fn row_result(&self, row: &RowInput<'_>) -> RowResult<'_> {
-        let (lon, lat, score, label) = match *row {
-            RowInput::Wgs84 { lon, lat, geocoded } => {
-                if let Some(m) = swapped_message(lon, lat) {
-                    if self.index.containing(lon, lat).is_empty() {
-                        return RowResult::not_located(m);
-                    }
-                }
-                (
-                    lon,
-                    lat,
-                    geocoded.and_then(|g| g.score),
-                    geocoded.map(|g| g.label.to_string()),
-                )
-            }
-            RowInput::Lambert93 { x, y } => match lambert93_to_wgs84(x, y) {
-                Ok((lon, lat)) => (lon, lat, None, None),
-                Err(m) => return RowResult::not_located(m),
-            },
-            RowInput::Address(text) => match self.addresses.geocode(text) {
-                None => {
-                    return RowResult::not_located(if self.addresses.is_empty() {
-                        "aucune adresse de la Base Adresse Nationale n'est chargée (quartiers ban import)"
-                    } else {
-                        "adresse introuvable dans la Base Adresse Nationale chargée"
-                    })
-                }
-                Some(g) => {
-                    let mut r = self.row_for_point(g.lon, g.lat);
-                    r.score_geocodage = Some(g.score);
-                    let mut msg = format!("géocodé : {}", g.label);
-                    if g.precision == Precision::Voie {
-                        msg.push_str(" (position de la voie : numéro absent ou introuvable)");
-                        if r.status != Status::NotLocated {
-                            r.status = Status::ToCheck;
-                        }
-                    } else if g.score < 0.5 && r.status != Status::NotLocated {
-                        msg.push_str(" (score de géocodage faible)");
-                        r.status = Status::ToCheck;
-                    }
-                    if !r.message.is_empty() {
-                        msg = format!("{msg} ; {}", r.message);
-                    }
-                    r.message = Cow::Owned(msg);
-                    return r;
-                }
-            },
-            RowInput::Invalid(m) => return RowResult::not_located(m.to_string()),
-        };
-        let mut r = self.row_for_point(lon, lat);
-        r.score_geocodage = score;
-        if let Some(label) = label.filter(|l| !l.is_empty()) {
-            r.message = Cow::Owned(if r.message.is_empty() {
-                format!("géocodé : {label}")
-            } else {
-                format!("géocodé : {label} ; {}", r.message)
-            });
-        }
-        r
-    }
-
-    fn row_for_point(&self, lon: f64, lat: f64) -> RowResult<'_> {
-        let a = self.locate_point(lon, lat);
-        let mut r = RowResult::new(a.status);
-        r.message = Cow::Owned(a.message);
-        if let Some(q) = self.qpv_of(&a.location) {
-            r.qpv_code = Cow::Borrowed(q.code.as_str());
-            r.qpv_nom = Cow::Borrowed(q.name.as_str());
-        }
-        let others: Vec<String> = self
-            .others_of(&a.location)
-            .map(|e| format!("{} {} ({})", e.code, e.name, e.kind_label()))
-            .collect();
-        if !others.is_empty() {
-            r.autres_perimetres = Cow::Owned(others.join(" ; "));
-        }
-        r.distance_qpv_m = a.location.nearest_qpv.map(|(_, d)| d);
-        r
     }
 
     /// The full answer for one point, for the pages and the API.

@@ -667,7 +667,7 @@ pub fn run_batch(
         std::io::BufReader::new(input),
         std::io::BufWriter::new(out.as_file_mut()),
         &opts,
-        |row| snap.row_result(row),
+        snap.rows(),
         |_| {},
     )
     .map_err(|e| crate::layout::capitalize(&e.to_string()))?;

@@ -1,0 +1,293 @@
+//! Rows of batch files: [`Snapshot::row_result`] for one row, and [`SnapshotRows`], the
+//! [`RowLocator`] that locates the points of many rows together (the index's batch
+//! mode: several times faster than one point at a time on a large file).
+
+use super::{lambert93_to_wgs84, swapped_message, Snapshot};
+use quartiers_geo::Location;
+use quartiers_io::ban::{GeocodeResult, Precision};
+use quartiers_io::output::{RowLocator, RowResult, Status};
+use quartiers_io::table::RowInput;
+use std::borrow::Cow;
+
+/// A row before its point is located: its result already, or its point and what the
+/// result then adds.
+enum RowPlan<'s> {
+    Done(RowResult<'s>),
+    Point { lon: f64, lat: f64, then: Then },
+}
+
+/// What a row's result adds to the answer for its point.
+enum Then {
+    /// Coordinates read from the file, with the national geocoder's score and label
+    /// when the file is its output.
+    Coordinates {
+        score: Option<f64>,
+        label: Option<String>,
+    },
+    /// An address geocoded against the loaded Base Adresse Nationale.
+    Geocoded(GeocodeResult),
+}
+
+impl Snapshot {
+    /// The batch row answer for one input row.
+    pub fn row_result(&self, row: &RowInput<'_>) -> RowResult<'_> {
+        match self.plan_row(row) {
+            RowPlan::Done(r) => r,
+            RowPlan::Point { lon, lat, then } => {
+                self.finish_row(lon, lat, self.index.locate(lon, lat), then)
+            }
+        }
+    }
+
+    /// This snapshot as the locator of batch files ([`quartiers_io::output::process_path`]
+    /// and its siblings): the same answers as [`Snapshot::row_result`], the points of a
+    /// batch of rows located together.
+    pub fn rows(&self) -> SnapshotRows<'_> {
+        SnapshotRows(self)
+    }
+
+    fn plan_row(&self, row: &RowInput<'_>) -> RowPlan<'_> {
+        match *row {
+            RowInput::Wgs84 { lon, lat, geocoded } => {
+                if let Some(m) = swapped_message(lon, lat) {
+                    if self.index.containing(lon, lat).is_empty() {
+                        return RowPlan::Done(RowResult::not_located(m));
+                    }
+                }
+                RowPlan::Point {
+                    lon,
+                    lat,
+                    then: Then::Coordinates {
+                        score: geocoded.and_then(|g| g.score),
+                        label: geocoded.map(|g| g.label.to_string()),
+                    },
+                }
+            }
+            RowInput::Lambert93 { x, y } => match lambert93_to_wgs84(x, y) {
+                Ok((lon, lat)) => RowPlan::Point {
+                    lon,
+                    lat,
+                    then: Then::Coordinates {
+                        score: None,
+                        label: None,
+                    },
+                },
+                Err(m) => RowPlan::Done(RowResult::not_located(m)),
+            },
+            RowInput::Address(text) => match self.addresses.geocode(text) {
+                None => RowPlan::Done(RowResult::not_located(if self.addresses.is_empty() {
+                    "aucune adresse de la Base Adresse Nationale n'est chargée (quartiers ban import)"
+                } else {
+                    "adresse introuvable dans la Base Adresse Nationale chargée"
+                })),
+                Some(g) => RowPlan::Point {
+                    lon: g.lon,
+                    lat: g.lat,
+                    then: Then::Geocoded(g),
+                },
+            },
+            RowInput::Invalid(m) => RowPlan::Done(RowResult::not_located(m.to_string())),
+        }
+    }
+
+    fn finish_row(&self, lon: f64, lat: f64, location: Location, then: Then) -> RowResult<'_> {
+        let mut r = self.row_for_location(lon, lat, location);
+        match then {
+            Then::Coordinates { score, label } => {
+                r.score_geocodage = score;
+                if let Some(label) = label.filter(|l| !l.is_empty()) {
+                    r.message = Cow::Owned(if r.message.is_empty() {
+                        format!("géocodé : {label}")
+                    } else {
+                        format!("géocodé : {label} ; {}", r.message)
+                    });
+                }
+            }
+            Then::Geocoded(g) => {
+                r.score_geocodage = Some(g.score);
+                let mut msg = format!("géocodé : {}", g.label);
+                if g.precision == Precision::Voie {
+                    msg.push_str(" (position de la voie : numéro absent ou introuvable)");
+                    if r.status != Status::NotLocated {
+                        r.status = Status::ToCheck;
+                    }
+                } else if g.score < 0.5 && r.status != Status::NotLocated {
+                    msg.push_str(" (score de géocodage faible)");
+                    r.status = Status::ToCheck;
+                }
+                if !r.message.is_empty() {
+                    msg = format!("{msg} ; {}", r.message);
+                }
+                r.message = Cow::Owned(msg);
+            }
+        }
+        r
+    }
+
+    fn row_for_location(&self, lon: f64, lat: f64, location: Location) -> RowResult<'_> {
+        let a = self.answer_for(lon, lat, location);
+        let mut r = RowResult::new(a.status);
+        r.message = Cow::Owned(a.message);
+        if let Some(q) = self.qpv_of(&a.location) {
+            r.qpv_code = Cow::Borrowed(q.code.as_str());
+            r.qpv_nom = Cow::Borrowed(q.name.as_str());
+        }
+        let others: Vec<String> = self
+            .others_of(&a.location)
+            .map(|e| format!("{} {} ({})", e.code, e.name, e.kind_label()))
+            .collect();
+        if !others.is_empty() {
+            r.autres_perimetres = Cow::Owned(others.join(" ; "));
+        }
+        r.distance_qpv_m = a.location.nearest_qpv.map(|(_, d)| d);
+        r
+    }
+}
+
+/// A [`Snapshot`] as the [`RowLocator`] of batch files: see [`Snapshot::rows`].
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRows<'s>(&'s Snapshot);
+
+impl<'s> RowLocator<'s> for SnapshotRows<'s> {
+    fn locate(&self, row: &RowInput<'_>) -> RowResult<'s> {
+        self.0.row_result(row)
+    }
+
+    fn locate_all(&self, rows: &[RowInput<'_>]) -> Vec<RowResult<'s>> {
+        let plans: Vec<RowPlan<'s>> = rows.iter().map(|r| self.0.plan_row(r)).collect();
+        let points: Vec<(f64, f64)> = plans
+            .iter()
+            .filter_map(|p| match p {
+                RowPlan::Point { lon, lat, .. } => Some((*lon, *lat)),
+                RowPlan::Done(_) => None,
+            })
+            .collect();
+        let mut locations = vec![Location::default(); points.len()];
+        self.0.index.locate_batch(&points, |i, l| locations[i] = l);
+        let mut locations = locations.into_iter();
+        plans
+            .into_iter()
+            .map(|p| match p {
+                RowPlan::Done(r) => r,
+                RowPlan::Point { lon, lat, then } => {
+                    let location = locations.next().expect("one location per point");
+                    self.0.finish_row(lon, lat, location, then)
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::Entry;
+    use quartiers_geo::{Perimeter, PerimeterIndex, PerimeterKind};
+    use quartiers_io::table::Geocoded;
+
+    fn square(code: &str, kind: PerimeterKind, x0: f64, y0: f64, x1: f64, y1: f64) -> Perimeter {
+        let ring = geo::LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]);
+        Perimeter {
+            code: code.into(),
+            name: format!("Quartier {code}"),
+            kind,
+            insee_communes: vec![],
+            generation: Some("2024".into()),
+            geometry: geo::MultiPolygon(vec![geo::Polygon::new(ring, vec![])]),
+            properties: Default::default(),
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let index = PerimeterIndex::build(vec![
+            square("QN05901M", PerimeterKind::Qpv, 3.05, 50.62, 3.07, 50.64),
+            square(
+                "PA01",
+                PerimeterKind::AttentionPerimeter,
+                3.06,
+                50.63,
+                3.09,
+                50.65,
+            ),
+        ]);
+        Snapshot {
+            version: 0,
+            entries: index
+                .perimeters()
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Entry {
+                    row_id: i as i64,
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    generation: "2024".into(),
+                    communes: vec![],
+                    epci_siren: None,
+                    contract_slug: None,
+                    current_qpv: p.kind == PerimeterKind::Qpv,
+                })
+                .collect(),
+            index,
+            addresses: Default::default(),
+            current_generation: Some("2024".into()),
+            links: Default::default(),
+            contracts_fingerprint: Default::default(),
+        }
+    }
+
+    #[test]
+    fn batches_answer_as_row_by_row() {
+        // Points inside, outside, on and near the boundaries, in the overlap, swapped,
+        // in Lambert-93, an address with no BAN loaded and an unreadable row, mixed:
+        // the batch gives each row the answer it gets alone, in order.
+        let snap = snapshot();
+        let label = "1 Rue Exemple 59000 Lille";
+        let mut rows = vec![
+            RowInput::Wgs84 {
+                lon: 50.63,
+                lat: 3.06,
+                geocoded: None,
+            },
+            RowInput::Lambert93 {
+                x: 704_000.0,
+                y: 7_059_000.0,
+            },
+            RowInput::Address("1 rue exemple lille"),
+            RowInput::Invalid("coordonnées illisibles"),
+            RowInput::Wgs84 {
+                lon: 3.055,
+                lat: 50.625,
+                geocoded: Some(Geocoded {
+                    score: Some(0.93),
+                    label,
+                }),
+            },
+        ];
+        for i in 0..=60 {
+            for j in 0..=40 {
+                rows.push(RowInput::Wgs84 {
+                    lon: 3.04 + i as f64 * 0.001,
+                    lat: 50.61 + j as f64 * 0.001,
+                    geocoded: None,
+                });
+            }
+        }
+        let one_by_one: Vec<RowResult<'_>> = rows.iter().map(|r| snap.row_result(r)).collect();
+        let batch = snap.rows().locate_all(&rows);
+        assert_eq!(batch, one_by_one);
+        let count = |s: Status| batch.iter().filter(|r| r.status == s).count();
+        assert!(count(Status::InQpv) > 100, "{}", count(Status::InQpv));
+        assert!(count(Status::ToCheck) > 50, "{}", count(Status::ToCheck));
+        assert!(
+            count(Status::OutsideQpv) > 100,
+            "{}",
+            count(Status::OutsideQpv)
+        );
+        assert!(batch.iter().any(|r| !r.autres_perimetres.is_empty()));
+        assert_eq!(batch[0].status, Status::NotLocated);
+        assert!(batch[2].message.contains("Base Adresse Nationale"));
+        assert_eq!(batch[4].score_geocodage, Some(0.93));
+        assert!(batch[4].message.contains(label));
+    }
+}
