@@ -489,6 +489,8 @@ type Outcome<'r> = (RowResult<'r>, Option<String>);
 
 /// The locator's input for one CSV row, or the row's outcome when it cannot be located:
 /// the record's shape first, then its fields.
+// The `Err` is the row's outcome, stored in place by the caller, never propagated.
+#[allow(clippy::result_large_err)]
 fn csv_row_input<'a, 'r>(
     rec: &Record<'a>,
     expected: usize,
