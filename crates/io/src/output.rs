@@ -1,5 +1,6 @@
-//! Batch processing: reads a CSV or XLSX table, asks the caller's `locate`
-//! closure where each row is, and writes the same table (same row order,
+//! Batch processing: reads a CSV or XLSX table, asks the caller's
+//! [`RowLocator`] (a closure, or a locator that answers batches of rows)
+//! where each row is, and writes the same table (same row order,
 //! exactly one output row per input row, same format) with the columns
 //! [`ADDED_COLUMNS`] appended, plus a [`Summary`].
 //!
@@ -78,7 +79,7 @@ impl Status {
     }
 }
 
-/// What the caller's `locate` closure returns for one row. Text fields are
+/// What the caller's [`RowLocator`] returns for one row. Text fields are
 /// `Cow` so that QPV codes and names can be borrowed from the caller's
 /// reference data (lifetime `'r`) without allocating per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -456,7 +457,7 @@ const ROW_CHUNK: usize = 16_384;
 
 /// Rows of a CSV chunk given together to [`RowLocator::locate_all`] (one task per batch,
 /// on all cores).
-const LOCATE_BATCH: usize = 4_096;
+pub const LOCATE_BATCH: usize = 4_096;
 
 /// Where rows are: what [`process_csv`], [`process_xlsx`], [`process_table`] and
 /// [`process_path`] ask for each readable row (`RowInput::Invalid` rows are written as
@@ -581,8 +582,9 @@ fn locate_fields<'a, 'r, F: Fields<'a>>(
 /// Processes a CSV stream: see the [module documentation](self). The input
 /// is streamed (16,384 records in memory at a time, located on all cores)
 /// and the output buffered.
-/// `locate` is called for every readable row (`RowInput::Invalid` rows are
-/// written as `non localisé` without calling it); `progress` receives the
+/// `locate` is asked for every readable row, by batches of [`LOCATE_BATCH`]
+/// rows ([`RowLocator::locate_all`]; `RowInput::Invalid` rows are written as
+/// `non localisé` without asking); `progress` receives the
 /// number of rows done every [`ProcessOptions::progress_every`] rows and at
 /// the end.
 pub fn process_csv<'r, R, W, F, P>(

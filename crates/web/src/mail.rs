@@ -25,7 +25,7 @@ pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pending mails claimed per round.
 const BATCH: i64 = 100;
 /// How long a claimed mail is reserved for the server that claimed it (a round sends at
-/// most [`BATCH`] mails, each within [`SMTP_TIMEOUT`] in practice).
+/// most `BATCH` mails, each within [`SMTP_TIMEOUT`] in practice).
 pub const CLAIM_LEASE: Duration = Duration::from_secs(600);
 
 /// The default sender.
