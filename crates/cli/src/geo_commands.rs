@@ -430,30 +430,7 @@ pub async fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     let (csv2, out2) = (csv.clone(), out.clone());
     let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
         let index = quartiers_geo::PerimeterIndex::build(perimeters);
-        let snap = Snapshot {
-            version: 0,
-            entries: index
-                .perimeters()
-                .iter()
-                .enumerate()
-                .map(|(i, p)| geo::Entry {
-                    row_id: i as i64,
-                    code: p.code.clone(),
-                    name: p.name.clone(),
-                    kind: p.kind,
-                    generation: "2024".into(),
-                    communes: p.insee_communes.clone(),
-                    epci_siren: None,
-                    contract_slug: None,
-                    current_qpv: true,
-                })
-                .collect(),
-            index,
-            addresses: Default::default(),
-            current_generation: Some("2024".into()),
-            links: Default::default(),
-            contracts_fingerprint: Default::default(),
-        };
+        let snap = Snapshot::of_index(index, "2024");
         let s = process_path(
             &csv2,
             &out2,

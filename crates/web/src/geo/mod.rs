@@ -227,6 +227,36 @@ pub fn lambert93_to_wgs84(x: f64, y: f64) -> Result<(f64, f64), String> {
 }
 
 impl Snapshot {
+    /// A snapshot of an index built outside any database (the benchmark, tests): every
+    /// perimeter of `generation`, its QPVs the current ones, no address, no contract
+    /// link.
+    pub fn of_index(index: PerimeterIndex, generation: &str) -> Snapshot {
+        Snapshot {
+            version: 0,
+            entries: index
+                .perimeters()
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Entry {
+                    row_id: i as i64,
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    generation: generation.to_string(),
+                    communes: p.insee_communes.clone(),
+                    epci_siren: None,
+                    contract_slug: None,
+                    current_qpv: p.kind == PerimeterKind::Qpv,
+                })
+                .collect(),
+            index,
+            addresses: Default::default(),
+            current_generation: Some(generation.to_string()),
+            links: Default::default(),
+            contracts_fingerprint: Default::default(),
+        }
+    }
+
     /// Builds a snapshot from rows read in the database (CPU-heavy: call from a blocking
     /// thread).
     pub fn build(

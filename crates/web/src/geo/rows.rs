@@ -181,7 +181,6 @@ impl<'s> RowLocator<'s> for SnapshotRows<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geo::Entry;
     use quartiers_geo::{Perimeter, PerimeterIndex, PerimeterKind};
     use quartiers_io::table::Geocoded;
 
@@ -210,30 +209,7 @@ mod tests {
                 50.65,
             ),
         ]);
-        Snapshot {
-            version: 0,
-            entries: index
-                .perimeters()
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Entry {
-                    row_id: i as i64,
-                    code: p.code.clone(),
-                    name: p.name.clone(),
-                    kind: p.kind,
-                    generation: "2024".into(),
-                    communes: vec![],
-                    epci_siren: None,
-                    contract_slug: None,
-                    current_qpv: p.kind == PerimeterKind::Qpv,
-                })
-                .collect(),
-            index,
-            addresses: Default::default(),
-            current_generation: Some("2024".into()),
-            links: Default::default(),
-            contracts_fingerprint: Default::default(),
-        }
+        Snapshot::of_index(index, "2024")
     }
 
     #[test]
