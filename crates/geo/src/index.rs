@@ -1102,6 +1102,17 @@ struct NearestJob<'a> {
     cand: &'a [u32],
 }
 
+impl NearestJob<'_> {
+    /// Squared distances to the sub-cell's first two chains.
+    #[inline(always)]
+    fn first_distances<const AVX2: bool>(&self) -> [f64; 2] {
+        [
+            chain_d2::<AVX2>(self.c0, self.x, self.y, self.kx, self.ky),
+            chain_d2::<AVX2>(self.c1, self.x, self.y, self.kx, self.ky),
+        ]
+    }
+}
+
 /// Outcome of [`PerimeterIndex::locate_start`].
 enum Start<'a> {
     Done(Location),
@@ -1881,8 +1892,7 @@ impl PerimeterIndex {
         match self.locate_start::<AVX2>(off, lon, lat, 0) {
             Start::Done(loc) => loc,
             Start::Nearest(mut job) => {
-                let d0 = chain_d2::<AVX2>(job.c0, lon, lat, job.kx, job.ky);
-                let d1 = chain_d2::<AVX2>(job.c1, lon, lat, job.kx, job.ky);
+                let [d0, d1] = job.first_distances::<AVX2>();
                 job.loc.nearest_qpv = self.nearest_of::<AVX2>(&job, d0, d1);
                 job.loc
             }
@@ -2120,10 +2130,7 @@ impl PerimeterIndex {
     ) {
         let mut d = [[0f64; 2]; JOBS];
         for (dj, j) in d.iter_mut().zip(jobs.iter()) {
-            *dj = [
-                chain_d2::<AVX2>(j.c0, j.x, j.y, j.kx, j.ky),
-                chain_d2::<AVX2>(j.c1, j.x, j.y, j.kx, j.ky),
-            ];
+            *dj = j.first_distances::<AVX2>();
         }
         for (dj, mut j) in d.iter().zip(jobs.drain(..)) {
             j.loc.nearest_qpv = self.nearest_of::<AVX2>(&j, dj[0], dj[1]);
