@@ -49,7 +49,7 @@
 //!     upper bound `min_v max_corner d(corner, v)` of the nearest distance over the cell
 //!     (and `nearest_max_m`); chains are ordered by increasing lower bound. A cell with 2
 //!     to 16 candidates also stores, for each of its 4×4 sub-cells (≈ 27 m × 17 m), a
-//!     16-bit mask of the candidates that can be the nearest somewhere in the sub-cell
+//!     mask of the candidates (8 bits up to 8 candidates, else 16) that can be the nearest somewhere in the sub-cell
 //!     (2.3 of 4.7 on average for France): a query computes exactly those, with no
 //!     bounding-box test whose outcome the CPU could not predict. In other cells a
 //!     chain whose bounding box is farther than the best distance so far is skipped.
@@ -194,12 +194,36 @@ const CHAIN_LANES: usize = 4;
 /// that `floor(lon * LEAF_PER_DEG * SUB)` gives the sub-cell exactly).
 const SUB: i64 = 4;
 const SUB_F: f64 = SUB as f64;
-/// Most candidate chains a cell can have and still carry sub-cell masks (one `u16` per
+/// Most candidate chains a cell can have and still carry sub-cell masks (up to 16 bits per
 /// sub-cell: bit `i` is the cell's candidate `i`). Cells with more candidates (rare)
 /// test them all.
 const MASK_MAX_CAND: usize = 16;
-/// Words of sub-cell masks after a cell's candidate ids, when it has them.
+/// Most words of sub-cell masks after a cell's candidate ids (16-bit masks).
 const MASK_WORDS: usize = (SUB * SUB) as usize / 2;
+/// Most candidates whose masks fit 8 bits: such cells store 4 words of masks, not 8
+/// (most cells with masks: their descriptors shrink by 16 of about 70 bytes).
+const NARROW_MASK_CAND: usize = 8;
+
+/// log2 of the width in bits of each sub-cell mask of a cell with `n` candidates: 3
+/// (8-bit masks, four per word) up to [`NARROW_MASK_CAND`] candidates, else 4 (16-bit
+/// masks, two per word).
+#[inline(always)]
+fn mask_width_log2(n: usize) -> u32 {
+    if n <= NARROW_MASK_CAND {
+        3
+    } else {
+        4
+    }
+}
+
+/// Words of sub-cell masks stored after the ids of a cell with `n` candidates.
+fn mask_words(n: usize) -> usize {
+    if !has_masks(n) {
+        0
+    } else {
+        ((SUB * SUB) as usize) << mask_width_log2(n) >> 5
+    }
+}
 
 /// Sub-cell of a valid point in its leaf cell, `0..SUB * SUB` (row-major from the
 /// south-west corner).
@@ -233,9 +257,9 @@ fn has_masks(n: usize) -> bool {
 }
 
 /// For each sub-cell of leaf cell `(gi, gj)`, the candidate chains (positions in `cand`)
-/// that can be the nearest for some point of the sub-cell, as the [`MASK_WORDS`] words
+/// that can be the nearest for some point of the sub-cell, as the [`mask_words`] words
 /// stored after the cell's chain ids (bit `i` of sub-cell `s`'s mask is `cand[i]`; see
-/// [`PerimeterIndex::sub_cell_mask`]). Distances are in the metric frame `(kx, ky)` of the cell's band, the one
+/// [`PerimeterIndex::sub_cell_mask`]); the array's words past those are zero. Distances are in the metric frame `(kx, ky)` of the cell's band, the one
 /// the queries use. With `c` the sub-cell's centre and `h` its half-diagonal, every point
 /// `p` of the sub-cell is within `h` of `c`, so its nearest distance is at most
 /// `min_k d(c, k) + h`, and its distance to chain `k` at least `d(c, k) - h`: a chain
@@ -273,8 +297,11 @@ fn sub_cell_masks(
             .iter()
             .enumerate()
             .fold(0u32, |m, (k, &d)| m | ((d <= keep) as u32) << k);
-        // Two masks per word, the even sub-cell in the low half (see `sub_cell_mask`).
-        words[s / 2] |= mask << (16 * (s & 1));
+        // Four 8-bit or two 16-bit masks per word, the lowest sub-cell in the lowest
+        // bits (see `sub_cell_mask`).
+        let w = mask_width_log2(cand.len());
+        let per_word = 32 >> w;
+        words[s / per_word] |= mask << ((s % per_word) << w);
     }
     words
 }
@@ -407,8 +434,10 @@ fn max_no_nan(a: f64, b: f64) -> f64 {
 ///   candidate chains for the nearest QPV (bits 16-31);
 /// - then, inline: the covering perimeter ids; the parts as `(perimeter, start, len)`
 ///   triples (a prefix of a row list in `row_edges`); the near edge ids; the chain ids;
-///   when [`has_masks`] holds for the number of chains, [`MASK_WORDS`] words of sub-cell
-///   masks (two 16-bit masks per word, sub-cell `s` in word `s / 2`, low half first).
+///   when [`has_masks`] holds for the number of chains, [`mask_words`] words of sub-cell
+///   masks: four 8-bit masks per word up to [`NARROW_MASK_CAND`] chains (sub-cell `s` in
+///   word `s / 4`), else two 16-bit masks per word (sub-cell `s` in word `s / 2`), the
+///   lowest sub-cell in the lowest bits.
 #[derive(Debug, Clone, Copy)]
 struct CellView {
     n_inside: usize,
@@ -1604,7 +1633,7 @@ impl PerimeterIndex {
                 key.extend(blk.cand[c0..ca].iter().map(|x| x.1));
                 if has_masks(ca - c0) {
                     debug_assert_eq!(blk.masks[ma].0, s);
-                    key.extend_from_slice(&blk.masks[ma].1);
+                    key.extend_from_slice(&blk.masks[ma].1[..mask_words(ca - c0)]);
                     ma += 1;
                 }
                 if key.len() == 2 && key[0] == 0 && key[1] == 0 {
@@ -1694,7 +1723,12 @@ impl PerimeterIndex {
     /// ([`has_masks`]); past the last descriptor, `blob`'s padding is read.
     #[inline(always)]
     fn sub_cell_mask(&self, v: &CellView, s: usize) -> u32 {
-        self.blob[v.cand_at() + v.n_cand + s / 2] >> (16 * (s & 1)) & 0xFFFF
+        // No branch: the width is selected from the number of candidates.
+        let w = mask_width_log2(v.n_cand);
+        let per_word_log2 = 5 - w;
+        let word = self.blob[v.cand_at() + v.n_cand + (s >> per_word_log2)];
+        let low = (s & ((1 << per_word_log2) - 1)) << w;
+        word >> low & ((1u32 << (1 << w)) - 1)
     }
 
     /// Entry of the point's cell in `blocks` (`block * 256 + slot`), or `empty` when the
@@ -2504,6 +2538,8 @@ mod tests {
         let idx = PerimeterIndex::build(vec![p]);
         let mut rng = crate::bench::SplitMix64::new(11);
         let mut masked_cells = 0;
+        // Points in cells with 8-bit and with 16-bit masks.
+        let mut widths = [0; 2];
         for _ in 0..20_000 {
             let (x, y) = (rng.range(2.995, 3.035), rng.range(50.0015, 50.006));
             let v = idx.view(idx.cell_id(x, y));
@@ -2520,6 +2556,9 @@ mod tests {
             let best = d.iter().copied().fold(f64::INFINITY, f64::min);
             let s = sub_cell::<false>(x, y);
             let m = idx.sub_cell_mask(&v, s);
+            // Read with the width the cell was written with: no bit past its candidates.
+            assert_eq!(m >> v.n_cand, 0, "mask {m:#x} of {} candidates", v.n_cand);
+            widths[(mask_width_log2(v.n_cand) - 3) as usize] += 1;
             for (k, &dk) in d.iter().enumerate() {
                 if dk == best {
                     assert!(m >> k & 1 == 1, "nearest chain {k} left out at ({x}, {y})");
@@ -2534,6 +2573,7 @@ mod tests {
             masked_cells > 5_000,
             "{masked_cells} points in cells with masks"
         );
+        assert!(widths.iter().all(|&n| n > 500), "{widths:?}");
     }
 
     /// The four-at-a-time containment test gives the scalar test's answer, on grids of
