@@ -38,8 +38,8 @@ use rayon::prelude::*;
 
 use crate::table::{
     cell_to_string, detect_columns, read_sample, sniff_csv, ColumnMapping, ColumnSpec, CsvDialect,
-    CsvRecords, Fields, Record, RecordChunk, RecordProblem, RowInput, RowScratch, TableError,
-    TableFormat, TextEncoding, XlsxTable,
+    CsvRecords, Record, RecordChunk, RecordProblem, RowInput, RowScratch, TableError, TableFormat,
+    TextEncoding, XlsxTable,
 };
 
 /// Names of the columns appended to the input, in order.
@@ -455,8 +455,8 @@ fn shape_problem(
 /// busy, small enough to keep the chunk's copies (a few MB) in the caches.
 const ROW_CHUNK: usize = 16_384;
 
-/// Rows of a CSV chunk given together to [`RowLocator::locate_all`] (one task per batch,
-/// on all cores).
+/// Rows of a CSV or XLSX chunk given together to [`RowLocator::locate_all`] (one task
+/// per batch, on all cores).
 pub const LOCATE_BATCH: usize = 4_096;
 
 /// Where rows are: what [`process_csv`], [`process_xlsx`], [`process_table`] and
@@ -468,8 +468,8 @@ pub trait RowLocator<'r>: Sync {
 
     /// The results of several rows, in their order (exactly one per row). By default
     /// [`RowLocator::locate`] row by row; a locator that answers many points at once
-    /// faster than one by one (a spatial index in batch mode) overrides it. CSV files
-    /// are located through it, by batches of [`LOCATE_BATCH`] rows.
+    /// faster than one by one (a spatial index in batch mode) overrides it. CSV and XLSX
+    /// files are located through it, by batches of [`LOCATE_BATCH`] rows.
     fn locate_all(&self, rows: &[RowInput<'_>]) -> Vec<RowResult<'r>> {
         rows.iter().map(|r| self.locate(r)).collect()
     }
@@ -488,50 +488,44 @@ where
 /// French error (also its message).
 type Outcome<'r> = (RowResult<'r>, Option<String>);
 
-/// The locator's input for one CSV row, or the row's outcome when it cannot be located:
-/// the record's shape first, then its fields.
-// The `Err` is the row's outcome, stored in place by the caller, never propagated.
-#[allow(clippy::result_large_err)]
-fn csv_row_input<'a, 'r>(
-    rec: &Record<'a>,
-    expected: usize,
-    mapping: &ColumnMapping,
-    scratch: &'a mut RowScratch,
-) -> Result<RowInput<'a>, Outcome<'r>> {
+/// The outcome of a CSV record whose shape does not match the header (missing fields,
+/// non-empty extra fields, unbalanced quotes...), if it does not.
+fn csv_shape_outcome<'r>(rec: &Record<'_>, expected: usize) -> Option<Outcome<'r>> {
     let len = rec.len();
     let extra_nonempty =
         len > expected && (expected..len).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
-    if let Some(mut msg) = shape_problem(rec.problem, len, expected, extra_nonempty) {
-        if extra_nonempty {
-            let extra: Vec<String> = (expected..len)
-                .map(|i| format!("« {} »", rec.get(i).unwrap_or("")))
-                .collect();
-            msg.push_str(&format!(" (colonnes en trop : {})", extra.join(" ; ")));
-        }
-        return Err((RowResult::new(Status::NotLocated), Some(msg)));
+    let mut msg = shape_problem(rec.problem, len, expected, extra_nonempty)?;
+    if extra_nonempty {
+        let extra: Vec<String> = (expected..len)
+            .map(|i| format!("« {} »", rec.get(i).unwrap_or("")))
+            .collect();
+        msg.push_str(&format!(" (colonnes en trop : {})", extra.join(" ; ")));
     }
-    match mapping.interpret(rec, scratch) {
-        RowInput::Invalid(m) => Err((RowResult::not_located(m.to_string()), Some(m.to_string()))),
-        row => Ok(row),
-    }
+    Some((RowResult::new(Status::NotLocated), Some(msg)))
 }
 
-/// Outcomes of the records of `chunk`, in order, into `out`: each batch of
-/// [`LOCATE_BATCH`] records is interpreted and located by one task (all cores), its
-/// readable rows together through [`RowLocator::locate_all`]. `scratches` holds one
-/// buffer per record (reused from chunk to chunk), so that the inputs of a whole batch
-/// are alive at once.
-fn csv_chunk_outcomes<'r>(
-    chunk: &RecordChunk,
-    expected: usize,
-    mapping: &ColumnMapping,
+/// Outcomes of the `n` rows of `chunk`, in order, into `out`, for CSV and XLSX alike:
+/// each batch of [`LOCATE_BATCH`] rows is interpreted and located by one task (all
+/// cores), its readable rows together through [`RowLocator::locate_all`]. `interpret`
+/// gives row `j`'s input, read from `chunk` into the row's own scratch buffer, or its
+/// outcome (boxed: rare) when the row cannot be read; a [`RowInput::Invalid`] row gets a `non localisé` result with the
+/// French reason, also kept for the summary's error list. `scratches` holds one buffer
+/// per row (reused from chunk to chunk), so that the inputs of a whole batch are alive
+/// at once.
+fn chunk_outcomes<'r, D, S, I>(
+    chunk: &D,
+    n: usize,
     locator: &impl RowLocator<'r>,
-    scratches: &mut Vec<RowScratch>,
+    scratches: &mut Vec<S>,
     out: &mut Vec<Outcome<'r>>,
-) {
-    let n = chunk.len();
+    interpret: I,
+) where
+    D: Sync + ?Sized,
+    S: Default + Send,
+    I: for<'s> Fn(&'s D, usize, &'s mut S) -> Result<RowInput<'s>, Box<Outcome<'r>>> + Sync,
+{
     if scratches.len() < n {
-        scratches.resize_with(n, RowScratch::default);
+        scratches.resize_with(n, S::default);
     }
     out.clear();
     out.resize_with(n, || (RowResult::new(Status::NotLocated), None));
@@ -543,12 +537,15 @@ fn csv_chunk_outcomes<'r>(
             let mut inputs = Vec::with_capacity(outs.len());
             let mut at = Vec::with_capacity(outs.len());
             for (j, (o, scratch)) in outs.iter_mut().zip(scratches.iter_mut()).enumerate() {
-                match csv_row_input(&chunk.get(base + j), expected, mapping, scratch) {
+                match interpret(chunk, base + j, scratch) {
+                    Ok(RowInput::Invalid(m)) => {
+                        *o = (RowResult::not_located(m.to_string()), Some(m.to_string()))
+                    }
                     Ok(row) => {
                         inputs.push(row);
                         at.push(j);
                     }
-                    Err(outcome) => *o = outcome,
+                    Err(outcome) => *o = *outcome,
                 }
             }
             let results = locator.locate_all(&inputs);
@@ -563,20 +560,6 @@ fn csv_chunk_outcomes<'r>(
                 outs[j] = (r, None);
             }
         });
-}
-
-/// `locate`'s result for a row whose fields can be read; otherwise a `non localisé`
-/// result carrying the French reason, also returned apart for the summary's error list.
-fn locate_fields<'a, 'r, F: Fields<'a>>(
-    mapping: &ColumnMapping,
-    fields: &F,
-    scratch: &'a mut RowScratch,
-    locator: &impl RowLocator<'r>,
-) -> Outcome<'r> {
-    match mapping.interpret(fields, scratch) {
-        RowInput::Invalid(m) => (RowResult::not_located(m.to_string()), Some(m.to_string())),
-        row => (locator.locate(&row), None),
-    }
 }
 
 /// Processes a CSV stream: see the [module documentation](self). The input
@@ -671,13 +654,19 @@ where
         if chunk.is_empty() {
             break;
         }
-        csv_chunk_outcomes(
+        chunk_outcomes(
             &chunk,
-            expected,
-            &mapping,
+            chunk.len(),
             &locate,
             &mut scratches,
             &mut outcomes,
+            |chunk, k, scratch: &mut RowScratch| {
+                let rec = chunk.get(k);
+                match csv_shape_outcome(&rec, expected) {
+                    Some(outcome) => Err(Box::new(outcome)),
+                    None => Ok(mapping.interpret(&rec, scratch)),
+                }
+            },
         );
         for (k, (result, error)) in outcomes.drain(..).enumerate() {
             let rec = chunk.get(k);
@@ -797,25 +786,28 @@ where
     // written in order on this thread.
     let rows: Vec<(u64, &[Data])> = table.rows().collect();
     let mut outcomes: Vec<Outcome<'r>> = Vec::new();
+    // Per row: the interpretation buffer, and the row's cells as text.
+    let mut scratches: Vec<(RowScratch, Vec<String>)> = Vec::new();
     let mut error_text = String::new();
     let every = opts.progress_every.max(1);
     let mut out_row: u32 = 0;
     for chunk in rows.chunks(ROW_CHUNK) {
-        chunk
-            .par_iter()
-            .with_min_len(64)
-            .map_init(
-                || (RowScratch::default(), Vec::<String>::new()),
-                |(scratch, cells), &(_, row)| {
-                    cells.resize(row.len(), String::new());
-                    for (cell, c) in cells.iter_mut().zip(row) {
-                        cell_to_string(c, cell);
-                    }
-                    let fields: &[String] = cells;
-                    locate_fields(&mapping, &fields, scratch, &locate)
-                },
-            )
-            .collect_into_vec(&mut outcomes);
+        chunk_outcomes(
+            chunk,
+            chunk.len(),
+            &locate,
+            &mut scratches,
+            &mut outcomes,
+            |chunk, k, (scratch, cells): &mut (RowScratch, Vec<String>)| {
+                let row = chunk[k].1;
+                cells.resize(row.len(), String::new());
+                for (cell, c) in cells.iter_mut().zip(row) {
+                    cell_to_string(c, cell);
+                }
+                let fields: &[String] = cells;
+                Ok(mapping.interpret(&fields, scratch))
+            },
+        );
         for (&(line, row), (result, error)) in chunk.iter().zip(outcomes.drain(..)) {
             out_row += 1;
             summary.rows += 1;
@@ -1143,7 +1135,7 @@ mod tests {
     }
 
     /// A locator whose batches answer from the row's own longitude (the row number over
-    /// 10,000 was put there), and whose `locate` must not be called for CSV: it records the sizes
+    /// 10,000 was put there), and whose `locate` must not be called for files: it records the sizes
     /// of the batches it was given.
     struct BatchOnly<'a> {
         batches: &'a std::sync::Mutex<Vec<usize>>,
@@ -1151,7 +1143,7 @@ mod tests {
 
     impl RowLocator<'static> for BatchOnly<'_> {
         fn locate(&self, _row: &RowInput<'_>) -> RowResult<'static> {
-            panic!("CSV rows go through locate_all")
+            panic!("file rows go through locate_all")
         }
         fn locate_all(&self, rows: &[RowInput<'_>]) -> Vec<RowResult<'static>> {
             self.batches.lock().unwrap().push(rows.len());
@@ -1578,6 +1570,53 @@ mod tests {
             .map(|i| i + 2)
             .collect();
         assert_eq!(lines, want);
+    }
+
+    #[test]
+    fn xlsx_rows_are_located_by_batches_in_order() {
+        // As for CSV: over a chunk and a bit, every readable row of the sheet gets the
+        // answer its batch computed for it, the unreadable rows their own errors.
+        let n = ROW_CHUNK + LOCATE_BATCH + 7;
+        let cells: Vec<(String, String)> = (0..n)
+            .map(|i| {
+                let lon = if i % 1_000 == 3 {
+                    "abc".to_string()
+                } else {
+                    format!("{:.4}", i as f64 / 1e4)
+                };
+                (i.to_string(), lon)
+            })
+            .collect();
+        let mut sheet = vec![vec!["id", "lon", "lat"]];
+        sheet.extend(
+            cells
+                .iter()
+                .map(|(id, lon)| vec![id.as_str(), lon.as_str(), "50.6"]),
+        );
+        let batches = std::sync::Mutex::new(Vec::new());
+        let locator = BatchOnly { batches: &batches };
+        let mut out = Cursor::new(Vec::new());
+        let opts = ProcessOptions {
+            max_errors: usize::MAX,
+            ..ProcessOptions::default()
+        };
+        let input = Cursor::new(make_xlsx(&[("Lignes", sheet)]));
+        let s = process_table(input, &mut out, &opts, locator, |_| {}).unwrap();
+        assert_eq!(s.rows, n as u64);
+        let (_, rows) = read_xlsx(out.into_inner());
+        assert_eq!(rows.len(), n);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row[0], i.to_string());
+            if i % 1_000 == 3 {
+                assert_eq!(row[6], "non localisé", "row {i}");
+            } else {
+                assert_eq!(row[9], format!("n{:.4}", i as f64 / 1e4), "row {i}");
+            }
+        }
+        let batches = batches.into_inner().unwrap();
+        let bad = (0..n).filter(|i| i % 1_000 == 3).count();
+        assert_eq!(batches.iter().sum::<usize>(), n - bad);
+        assert!(batches.iter().all(|&b| b <= LOCATE_BATCH));
     }
 
     #[test]
