@@ -49,8 +49,9 @@
 //!     upper bound `min_v max_corner d(corner, v)` of the nearest distance over the cell
 //!     (and `nearest_max_m`); chains are ordered by increasing lower bound. A cell with 2
 //!     to 16 candidates also stores, for each of its 4×4 sub-cells (≈ 27 m × 17 m), a
-//!     mask of the candidates (8 bits up to 8 candidates, else 16) that can be the nearest somewhere in the sub-cell
-//!     (2.3 of 4.7 on average for France): a query computes exactly those, with no
+//!     mask of the candidates that can be the nearest somewhere in the sub-cell (8 bits
+//!     up to 8 candidates, else 16; 2.3 of 4.7 candidates on average for France): a
+//!     query computes exactly those, with no
 //!     bounding-box test whose outcome the CPU could not predict. In other cells a
 //!     chain whose bounding box is farther than the best distance so far is skipped.
 //!     The distances to the edges of a chain are computed with vector instructions
@@ -216,13 +217,10 @@ fn mask_width_log2(n: usize) -> u32 {
     }
 }
 
-/// Words of sub-cell masks stored after the ids of a cell with `n` candidates.
+/// Words of sub-cell masks stored after the ids of a cell with `n` candidates, when it
+/// has masks ([`has_masks`]).
 fn mask_words(n: usize) -> usize {
-    if !has_masks(n) {
-        0
-    } else {
-        ((SUB * SUB) as usize) << mask_width_log2(n) >> 5
-    }
+    ((SUB * SUB) as usize) << mask_width_log2(n) >> 5
 }
 
 /// Sub-cell of a valid point in its leaf cell, `0..SUB * SUB` (row-major from the
@@ -259,8 +257,8 @@ fn has_masks(n: usize) -> bool {
 /// For each sub-cell of leaf cell `(gi, gj)`, the candidate chains (positions in `cand`)
 /// that can be the nearest for some point of the sub-cell, as the [`mask_words`] words
 /// stored after the cell's chain ids (bit `i` of sub-cell `s`'s mask is `cand[i]`; see
-/// [`PerimeterIndex::sub_cell_mask`]); the array's words past those are zero. Distances are in the metric frame `(kx, ky)` of the cell's band, the one
-/// the queries use. With `c` the sub-cell's centre and `h` its half-diagonal, every point
+/// [`PerimeterIndex::sub_cell_mask`]); the array's words past those are zero. Distances
+/// are in the metric frame `(kx, ky)` of the cell's band, the one the queries use. With `c` the sub-cell's centre and `h` its half-diagonal, every point
 /// `p` of the sub-cell is within `h` of `c`, so its nearest distance is at most
 /// `min_k d(c, k) + h`, and its distance to chain `k` at least `d(c, k) - h`: a chain
 /// with `d(c, k) > min_k d(c, k) + 2h` is farther than the nearest everywhere in the
@@ -1938,7 +1936,7 @@ impl PerimeterIndex {
     #[inline(always)]
     fn locate_in_cell<const AVX2: bool>(&self, off: u32, lon: f64, lat: f64) -> Location {
         let mut loc = Location::default();
-        let ahead = self.ahead::<AVX2>(off, lon, lat);
+        let ahead = self.ahead::<AVX2>(&self.view(off), off, lon, lat);
         if let Some(job) = self.locate_start::<AVX2>(&ahead, lon, lat, 0, &mut loc) {
             let [d0, d1] = self.first_distances::<AVX2>(&job);
             loc.nearest_qpv = self.nearest_of::<AVX2>(&job, d0, d1);
@@ -1946,14 +1944,15 @@ impl PerimeterIndex {
         loc
     }
 
-    /// The point's [`Ahead`]: its cell descriptor at `off`, and the first two chains and
-    /// the rest of its sub-cell mask (the cell's one candidate when it has one). Reads
-    /// the descriptor, never a chain. No branch: a cell without masks reads a word past
-    /// its descriptor (`blob`'s padding after the last one) and ignores it.
+    /// The point's [`Ahead`] in the cell `v`, whose descriptor is at `off` (passed along
+    /// rather than recomputed from the view: 2 instructions per point on the hot path):
+    /// the first two chains and the rest of its sub-cell mask (the cell's first
+    /// candidate when it has no masks). Reads the descriptor, never a chain. No branch: a
+    /// cell without masks reads a word past its descriptor (`blob`'s padding after the
+    /// last one) and ignores it.
     #[inline(always)]
-    fn ahead<const AVX2: bool>(&self, off: u32, lon: f64, lat: f64) -> Ahead {
-        let v = self.view(off);
-        let m = self.sub_cell_mask(&v, sub_cell::<AVX2>(lon, lat));
+    fn ahead<const AVX2: bool>(&self, v: &CellView, off: u32, lon: f64, lat: f64) -> Ahead {
+        let m = self.sub_cell_mask(v, sub_cell::<AVX2>(lon, lat));
         let (first, second, rest) = first_two(if has_masks(v.n_cand) { m } else { 1 });
         // An absent chain reads as chain 0, which is never computed.
         let present = 0u32.wrapping_sub((v.n_cand > 0) as u32);
@@ -2201,14 +2200,14 @@ impl PerimeterIndex {
         ) {
             const CHAIN_BYTES: usize = std::mem::size_of::<Chain>();
             let (r, a) = (&recs[k], &mut ring[k % RING]);
-            *a = index.ahead::<AVX2>(a.off, r.x, r.y);
+            let v = index.view(a.off);
+            *a = index.ahead::<AVX2>(&v, a.off, r.x, r.y);
             let chains = index.chains.as_ptr() as *const u8;
             for c in [a.c0, a.c1] {
                 let p = chains.wrapping_add(c as usize * CHAIN_BYTES);
                 prefetch(p);
                 prefetch(p.wrapping_add(64));
             }
-            let v = index.view(a.off);
             let near = index.blob[v.near_at()] & 0u32.wrapping_sub((v.n_near > 0) as u32);
             prefetch(index.edges.as_ptr().wrapping_add(near as usize));
             let start = index.blob[v.parts_at() + 1] & 0u32.wrapping_sub((v.n_parts > 0) as u32);
@@ -2248,16 +2247,15 @@ impl PerimeterIndex {
             }
         }
         for (j, loc) in jobs[..pending].iter().zip(&mut locs) {
-            let [d0, d1] = self.first_distances::<AVX2>(j);
-            loc.nearest_qpv = self.nearest_of::<AVX2>(j, d0, d1);
-            f(j.id as usize, std::mem::take(loc));
+            self.report_job::<AVX2>(j, self.first_distances::<AVX2>(j), loc, f);
         }
     }
 
     /// Completes the [`JOBS`] gathered jobs and reports them with their answers in
-    /// `locs`, which are left empty. The chain distances of all the jobs are computed first: they are
-    /// independent, so the CPU overlaps their loads and their long-latency divisions
-    /// (measured a few per cent faster on the urban set than one point at a time).
+    /// `locs`, which are left empty. The chain distances of all the jobs are computed
+    /// first: they are independent, so the CPU overlaps their loads and their
+    /// long-latency divisions (measured a few per cent faster on the urban set than one
+    /// point at a time).
     #[inline(always)]
     fn finish_jobs<const AVX2: bool>(
         &self,
@@ -2269,11 +2267,24 @@ impl PerimeterIndex {
         for (dj, j) in d.iter_mut().zip(jobs) {
             *dj = self.first_distances::<AVX2>(j);
         }
-        for ((dj, j), loc) in d.iter().zip(jobs).zip(locs.iter_mut()) {
-            let mut loc = std::mem::take(loc);
-            loc.nearest_qpv = self.nearest_of::<AVX2>(j, dj[0], dj[1]);
-            f(j.id as usize, loc);
+        for ((&dj, j), loc) in d.iter().zip(jobs).zip(locs.iter_mut()) {
+            self.report_job::<AVX2>(j, dj, loc, f);
         }
+    }
+
+    /// Reports a job whose first two chain distances are `d`, with the rest of its
+    /// answer in `loc` (left empty).
+    #[inline(always)]
+    fn report_job<const AVX2: bool>(
+        &self,
+        job: &NearestJob,
+        d: [f64; 2],
+        loc: &mut Location,
+        f: &mut impl FnMut(usize, Location),
+    ) {
+        let mut loc = std::mem::take(loc);
+        loc.nearest_qpv = self.nearest_of::<AVX2>(job, d[0], d[1]);
+        f(job.id as usize, loc);
     }
 
     /// Ids of the perimeters containing the point (boundary included), without computing
