@@ -205,6 +205,118 @@ const MASK_WORDS: usize = (SUB * SUB) as usize / 2;
 /// (most cells with masks: their descriptors shrink by 16 of about 70 bytes).
 const NARROW_MASK_CAND: usize = 8;
 
+/// Sub-cells per leaf-cell side of the far masks of boundary cells (8: 64 sub-cells of
+/// about 9 × 14 m in France, one bit each in a `u64`).
+const FAR_SUB: i64 = 8;
+const FAR_SUB_F: f64 = FAR_SUB as f64;
+/// Words of a cell's far mask.
+const FAR_WORDS: usize = 2;
+/// Words per part of a cell: perimeter, start and length of its row-edge list, and its
+/// containment mask over the far sub-cells (two words).
+const PART_WORDS: usize = 5;
+
+/// Far sub-cell of a valid point in its leaf cell, `0..FAR_SUB * FAR_SUB` (row-major from
+/// the south-west corner). `lon * 8192` is exact (a power of two), so the sub-cell's
+/// closed rectangle, computed at build time, contains the point.
+#[inline(always)]
+fn far_sub_cell<const AVX2: bool>(lon: f64, lat: f64) -> u32 {
+    let sx = floor_to_i64::<AVX2>(lon * (LEAF_PER_DEG_F * FAR_SUB_F)) & (FAR_SUB - 1);
+    let sy = floor_to_i64::<AVX2>(lat * (LEAF_PER_DEG_F * FAR_SUB_F)) & (FAR_SUB - 1);
+    (sy * FAR_SUB + sx) as u32
+}
+
+/// Far mask of cell `(gi, gj)` (band scales `kx`, `ky`) whose edges within the
+/// tolerance are `near`: bit `s` is set when the closed rectangle of far sub-cell `s`
+/// is more than `tol` metres (plus a millimetre, for rounding) from each of them, so
+/// that no point of it is near the boundary and no polygon edge crosses it (an edge
+/// touching the cell is within the tolerance, hence in `near`).
+fn far_mask(edges: &[Edge], near: &[u32], gi: i64, gj: i64, kx: f64, ky: f64, tol: f64) -> u64 {
+    let (x0, y0, x1, y1) = cell_rect(gi, gj);
+    let (w, h) = ((x1 - x0) / FAR_SUB_F, (y1 - y0) / FAR_SUB_F);
+    let reach = tol * 1.0001 + 1e-3;
+    let lim = reach * reach;
+    let (tx, ty) = (reach / kx, reach / ky);
+    // Squared distance from a sub-cell's centre beyond which the whole sub-cell is out
+    // of reach (the reach plus its half-diagonal, with a margin for rounding).
+    let half_diagonal = ((w * kx).powi(2) + (h * ky).powi(2)).sqrt() * 0.5;
+    let beyond = (reach + half_diagonal).powi(2) * 1.000_001;
+    let span = |v: f64| (v.floor().clamp(0.0, FAR_SUB_F - 1.0)) as i64;
+    let mut far = u64::MAX;
+    for &id in near {
+        let e = &edges[id as usize];
+        let (ax, ay, bx, by) = (e.ax * kx, e.ay * ky, e.bx * kx, e.by * ky);
+        // Only the sub-cells that meet the edge's box grown by the reach can be near it.
+        let (sx0, sx1) = (
+            span((e.ax.min(e.bx) - tx - x0) / w),
+            span((e.ax.max(e.bx) + tx - x0) / w),
+        );
+        let (sy0, sy1) = (
+            span((e.ay.min(e.by) - ty - y0) / h),
+            span((e.ay.max(e.by) + ty - y0) / h),
+        );
+        for sy in sy0..=sy1 {
+            let (ry0, ry1) = ((y0 + sy as f64 * h) * ky, (y0 + (sy + 1) as f64 * h) * ky);
+            for sx in sx0..=sx1 {
+                let bit = 1u64 << (sy * FAR_SUB + sx);
+                if far & bit == 0 {
+                    continue;
+                }
+                let (rx0, rx1) = ((x0 + sx as f64 * w) * kx, (x0 + (sx + 1) as f64 * w) * kx);
+                // Most sub-cells are settled by the distance from their centre (within
+                // the reach: near; beyond the reach plus the half-diagonal: far); the
+                // others by the exact distance from the rectangle.
+                let dc = pt_seg_d2((rx0 + rx1) * 0.5, (ry0 + ry1) * 0.5, ax, ay, bx, by);
+                if dc > beyond {
+                    continue;
+                }
+                if dc <= lim || seg_rect_d2(ax, ay, bx, by, rx0, ry0, rx1, ry1) <= lim {
+                    far &= !bit;
+                }
+            }
+        }
+    }
+    far
+}
+
+/// Containment of the polygon part whose row edges are `row_edges` in each far sub-cell
+/// of `far` of cell `(gi, gj)` (bit `s` set: the sub-cell is covered). No edge touches a
+/// far sub-cell, nor the side two of them share, so containment is the same over each
+/// group of far sub-cells connected by their sides: it is tested once per group, at the
+/// centre of one of its sub-cells (usually two groups, one on each side of the
+/// boundary, instead of one exact test per sub-cell).
+fn part_inside_mask(row_edges: &[Edge], far: u64, gi: i64, gj: i64) -> u64 {
+    let (x0, y0, x1, y1) = cell_rect(gi, gj);
+    let (w, h) = ((x1 - x0) / FAR_SUB_F, (y1 - y0) / FAR_SUB_F);
+    const NOT_WEST_COLUMN: u64 = !0x0101_0101_0101_0101;
+    const NOT_EAST_COLUMN: u64 = !0x8080_8080_8080_8080;
+    let mut inside = 0u64;
+    let mut left = far;
+    while left != 0 {
+        let s = left.trailing_zeros() as i64;
+        // The group of `s`: grown by one sub-cell in the four directions until stable.
+        let mut group = 1u64 << s;
+        loop {
+            let grown = group
+                | (group << 1 & NOT_WEST_COLUMN)
+                | (group >> 1 & NOT_EAST_COLUMN)
+                | group << FAR_SUB
+                | group >> FAR_SUB;
+            let grown = grown & far;
+            if grown == group {
+                break;
+            }
+            group = grown;
+        }
+        left &= !group;
+        let (sx, sy) = (s % FAR_SUB, s / FAR_SUB);
+        let (cx, cy) = (x0 + (sx as f64 + 0.5) * w, y0 + (sy as f64 + 0.5) * h);
+        if covers(row_edges, cx, cy) {
+            inside |= group;
+        }
+    }
+    inside
+}
+
 /// log2 of the width in bits of each sub-cell mask of a cell with `n` candidates: 3
 /// (8-bit masks, four per word) up to [`NARROW_MASK_CAND`] candidates, else 4 (16-bit
 /// masks, two per word).
@@ -428,10 +540,14 @@ fn max_no_nan(a: f64, b: f64) -> f64 {
 /// Layout at offset `o` (offset 0 is the empty cell, its header words are zero):
 /// - `blob[o]`: number of perimeters covering the whole cell (bits 0-15), number of
 ///   polygons needing an exact test (bits 16-30), a QPV covers the whole cell (bit 31);
-/// - `blob[o + 1]`: number of edges within the tolerance (bits 0-15), number of
+/// - `blob[o + 1]`: words of the near-boundary section (bits 0-15), number of
 ///   candidate chains for the nearest QPV (bits 16-31);
-/// - then, inline: the covering perimeter ids; the parts as `(perimeter, start, len)`
-///   triples (a prefix of a row list in `row_edges`); the near edge ids; the chain ids;
+/// - then, inline: the covering perimeter ids; the parts as [`PART_WORDS`] words
+///   `(perimeter, start, len, inside mask low, high)` (a prefix of a row list in
+///   `row_edges`, and the part's containment in each far sub-cell); when edges lie
+///   within the tolerance of the cell, the near-boundary section: the far mask on
+///   [`FAR_WORDS`] words (bit `s`: every point of [`far_sub_cell`] `s` is farther than
+///   the tolerance from every edge), then the ids of those edges; the chain ids;
 ///   when [`has_masks`] holds for the number of chains, [`mask_words`] words of sub-cell
 ///   masks: four 8-bit masks per word up to [`NARROW_MASK_CAND`] chains (sub-cell `s` in
 ///   word `s / 4`), else two 16-bit masks per word (sub-cell `s` in word `s / 2`), the
@@ -441,7 +557,9 @@ struct CellView {
     n_inside: usize,
     n_parts: usize,
     qpv_inside: bool,
-    n_near: usize,
+    /// Words of the near-boundary section: the [`FAR_WORDS`] words of the far mask, then
+    /// the ids of the edges within the tolerance of the cell (0: no such edge).
+    near_words: usize,
     n_cand: usize,
     /// Offset of the first inline word.
     body: usize,
@@ -454,11 +572,11 @@ impl CellView {
     }
     #[inline(always)]
     fn near_at(&self) -> usize {
-        self.body + self.n_inside + 3 * self.n_parts
+        self.body + self.n_inside + PART_WORDS * self.n_parts
     }
     #[inline(always)]
     fn cand_at(&self) -> usize {
-        self.near_at() + self.n_near
+        self.near_at() + self.near_words
     }
 }
 
@@ -887,6 +1005,10 @@ struct BlockBuild {
     qpv_inside: Vec<bool>,
     /// (slot, sub-cell mask words) of the slots whose candidates carry masks.
     masks: Vec<(u8, [u32; MASK_WORDS])>,
+    /// (slot, far mask) of the slots with edges within the tolerance.
+    far: Vec<(u8, u64)>,
+    /// Containment mask over the far sub-cells of each of `parts` (same order).
+    part_masks: Vec<u64>,
 }
 
 struct Builder {
@@ -1548,6 +1670,34 @@ impl PerimeterIndex {
             .par_iter_mut()
             .zip(coords.par_iter())
             .for_each(|(blk, &(bi, bj))| {
+                // Far masks of the boundary cells, and the containment of their parts
+                // in the far sub-cells.
+                blk.near.sort_unstable();
+                blk.near.dedup();
+                blk.parts.sort_unstable();
+                let mut near_ids: Vec<u32> = Vec::new();
+                for run in blk.near.chunk_by(|x, y| x.0 == y.0) {
+                    let slot = run[0].0 as i64;
+                    let (gi, gj) = (bi * BLOCK + (slot & 15), bj * BLOCK + (slot >> 4));
+                    let (kx, ky) = index.scales[(gj >> 4) as usize];
+                    near_ids.clear();
+                    near_ids.extend(run.iter().map(|x| x.1));
+                    let far = far_mask(&index.edges, &near_ids, gi, gj, kx, ky, tol);
+                    blk.far.push((run[0].0, far));
+                }
+                let mut fa = 0;
+                for &(slot, _, st, len) in &blk.parts {
+                    // A cell with parts has edges within the tolerance (an edge of each
+                    // part touches it), hence a far mask.
+                    while fa < blk.far.len() && blk.far[fa].0 < slot {
+                        fa += 1;
+                    }
+                    let far = blk.far.get(fa).filter(|f| f.0 == slot).map_or(0, |f| f.1);
+                    let s = slot as i64;
+                    let (gi, gj) = (bi * BLOCK + (s & 15), bj * BLOCK + (s >> 4));
+                    let rows = &index.row_edges[st as usize..(st + len) as usize];
+                    blk.part_masks.push(part_inside_mask(rows, far, gi, gj));
+                }
                 // Per slot and chain, the smallest bound; then per slot by increasing bound.
                 blk.cand
                     .sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
@@ -1581,11 +1731,9 @@ impl PerimeterIndex {
             let blk = &mut b.data[bidx];
             blk.inside.sort_unstable();
             blk.inside.dedup();
-            blk.parts.sort_unstable();
-            blk.near.sort_unstable();
-            blk.near.dedup();
             let mut cell_ids = [0u32; 256];
             let (mut ia, mut pa, mut na, mut ca, mut ma) = (0usize, 0usize, 0usize, 0usize, 0usize);
+            let mut fa = 0usize;
             for (slot, cell_id) in cell_ids.iter_mut().enumerate() {
                 let s = slot as u8;
                 let mut inside: SmallVec<[u32; 4]> = SmallVec::new();
@@ -1593,11 +1741,11 @@ impl PerimeterIndex {
                     inside.push(blk.inside[ia].1);
                     ia += 1;
                 }
-                let mut parts: SmallVec<[(u32, u32, u32); 4]> = SmallVec::new();
+                let mut parts: SmallVec<[(u32, u32, u32, u64); 4]> = SmallVec::new();
                 while pa < blk.parts.len() && blk.parts[pa].0 == s {
                     let (_, pid, st, len) = blk.parts[pa];
                     if !inside.contains(&pid) {
-                        parts.push((pid, st, len));
+                        parts.push((pid, st, len, blk.part_masks[pa]));
                     }
                     pa += 1;
                 }
@@ -1605,6 +1753,17 @@ impl PerimeterIndex {
                 while na < blk.near.len() && blk.near[na].0 == s {
                     na += 1;
                 }
+                let far = if na > n0 {
+                    assert_eq!(
+                        blk.far[fa].0, s,
+                        "far masks out of step with the near lists"
+                    );
+                    fa += 1;
+                    Some(blk.far[fa - 1].1)
+                } else {
+                    None
+                };
+                let near_words = if na > n0 { na - n0 + FAR_WORDS } else { 0 };
                 let c0 = ca;
                 while ca < blk.cand.len() && blk.cand[ca].0 == s {
                     ca += 1;
@@ -1615,17 +1774,20 @@ impl PerimeterIndex {
                     "too many perimeters in one cell"
                 );
                 assert!(
-                    na - n0 < 1 << 16 && ca - c0 < 1 << 16,
+                    near_words < 1 << 16 && ca - c0 < 1 << 16,
                     "too many edges near one cell"
                 );
                 key.clear();
                 key.push(
                     inside.len() as u32 | (parts.len() as u32) << 16 | (qpv_inside as u32) << 31,
                 );
-                key.push((na - n0) as u32 | ((ca - c0) as u32) << 16);
+                key.push(near_words as u32 | ((ca - c0) as u32) << 16);
                 key.extend_from_slice(&inside);
-                for &(p, st, len) in &parts {
-                    key.extend_from_slice(&[p, st, len]);
+                for &(p, st, len, m) in &parts {
+                    key.extend_from_slice(&[p, st, len, m as u32, (m >> 32) as u32]);
+                }
+                if let Some(m) = far {
+                    key.extend_from_slice(&[m as u32, (m >> 32) as u32]);
                 }
                 key.extend(blk.near[n0..na].iter().map(|x| x.1));
                 key.extend(blk.cand[c0..ca].iter().map(|x| x.1));
@@ -1710,7 +1872,7 @@ impl PerimeterIndex {
             n_inside: (w0 & 0xFFFF) as usize,
             n_parts: ((w0 >> 16) & 0x7FFF) as usize,
             qpv_inside: w0 >> 31 != 0,
-            n_near: (w1 & 0xFFFF) as usize,
+            near_words: (w1 & 0xFFFF) as usize,
             n_cand: (w1 >> 16) as usize,
             body: o + 2,
         }
@@ -1914,11 +2076,11 @@ impl PerimeterIndex {
             out.extend_from_slice(&self.blob[v.body..v.body + v.n_inside]);
         }
         if v.n_parts > 0 {
-            let parts = &self.blob[v.parts_at()..v.parts_at() + 3 * v.n_parts];
+            let parts = &self.blob[v.parts_at()..v.parts_at() + PART_WORDS * v.n_parts];
             // Every part is tested, even of a perimeter already found (a second polygon
             // of it): looking it up in `out` first would save a test only for those rare
             // duplicates, which the sort and dedup below remove.
-            for p in parts.chunks_exact(3) {
+            for p in parts.chunks_exact(PART_WORDS) {
                 let (pid, st, len) = (p[0], p[1] as usize, p[2] as usize);
                 if covers_with::<AVX2>(&self.row_edges[st..st + len], lon, lat) {
                     out.push(pid);
@@ -1928,6 +2090,33 @@ impl PerimeterIndex {
                 out.sort_unstable();
                 out.dedup();
             }
+        }
+    }
+
+    /// Far mask of the cell `v`, which must have a near-boundary section.
+    #[inline(always)]
+    fn far_mask_of(&self, v: &CellView) -> u64 {
+        let at = v.near_at();
+        (self.blob[at + 1] as u64) << 32 | self.blob[at] as u64
+    }
+
+    /// [`PerimeterIndex::containing_in`] for a point in far sub-cell `s` of the cell `v`
+    /// (a bit of its far mask): the parts' containment is read from their masks.
+    #[inline(always)]
+    fn containing_far(&self, v: &CellView, s: u32, out: &mut SmallVec<[PerimeterId; 3]>) {
+        if v.n_inside > 0 {
+            out.extend_from_slice(&self.blob[v.body..v.body + v.n_inside]);
+        }
+        let parts = &self.blob[v.parts_at()..v.parts_at() + PART_WORDS * v.n_parts];
+        for p in parts.chunks_exact(PART_WORDS) {
+            let inside = (p[4] as u64) << 32 | p[3] as u64;
+            if inside >> s & 1 != 0 {
+                out.push(p[0]);
+            }
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
         }
     }
 
@@ -1984,12 +2173,20 @@ impl PerimeterIndex {
         // The point's 1/64° band (`gj >> 4`): its cell is not empty, so `lat` is valid.
         let band = floor_to_i64::<AVX2>(lat * 64.0) + 90 * 64;
         let (kx, ky) = self.scales[band as usize];
-        if v.n_inside | v.n_parts | v.n_near != 0 {
-            self.containing_in::<AVX2>(&v, lon, lat, &mut loc.containing);
-            if v.n_near > 0 {
-                let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
-                let ids = &self.blob[v.near_at()..v.near_at() + v.n_near];
-                loc.near_boundary = near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
+        if v.n_inside | v.n_parts | v.near_words != 0 {
+            let s = far_sub_cell::<AVX2>(lon, lat);
+            if v.near_words > 0 && self.far_mask_of(&v) >> s & 1 != 0 {
+                // Farther than the tolerance from every edge: not near the boundary, and
+                // the containment of each part is stored.
+                self.containing_far(&v, s, &mut loc.containing);
+            } else {
+                self.containing_in::<AVX2>(&v, lon, lat, &mut loc.containing);
+                if v.near_words > 0 {
+                    let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
+                    let ids = &self.blob[v.near_at() + FAR_WORDS..v.near_at() + v.near_words];
+                    loc.near_boundary =
+                        near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
+                }
             }
             if v.qpv_inside || v.n_parts > 0 {
                 if let Some(&q) = loc.containing.iter().find(|&&p| self.is_qpv[p as usize]) {
@@ -2208,7 +2405,8 @@ impl PerimeterIndex {
                 prefetch(p);
                 prefetch(p.wrapping_add(64));
             }
-            let near = index.blob[v.near_at()] & 0u32.wrapping_sub((v.n_near > 0) as u32);
+            let near =
+                index.blob[v.near_at() + FAR_WORDS] & 0u32.wrapping_sub((v.near_words > 0) as u32);
             prefetch(index.edges.as_ptr().wrapping_add(near as usize));
             let start = index.blob[v.parts_at() + 1] & 0u32.wrapping_sub((v.n_parts > 0) as u32);
             let p = index.row_edges.as_ptr().wrapping_add(start as usize) as *const u8;
@@ -2310,13 +2508,18 @@ impl PerimeterIndex {
         let off = self.cell_id(lon, lat);
         let v = self.view(off);
         let parts: usize = (0..v.n_parts)
-            .map(|k| self.blob[v.parts_at() + 3 * k + 2] as usize)
+            .map(|k| self.blob[v.parts_at() + PART_WORDS * k + 2] as usize)
             .sum();
         let cand: usize = self.blob[v.cand_at()..v.cand_at() + v.n_cand]
             .iter()
             .map(|&c| self.chains[c as usize].len as usize)
             .sum();
-        (v.n_inside, parts, v.n_near, cand)
+        (
+            v.n_inside,
+            parts,
+            v.near_words.saturating_sub(FAR_WORDS),
+            cand,
+        )
     }
 
     /// The perimeter with this id.
@@ -2523,12 +2726,9 @@ mod tests {
         );
     }
 
-    /// Every point's nearest chain (by brute force over all its cell's candidates) is
-    /// in its sub-cell's mask, on a jagged QPV whose many short edges give cells with
-    /// many candidates; and the masked answer is the brute-force one.
-    #[test]
-    fn sub_cell_masks_keep_the_nearest_chain() {
-        // A saw-tooth polygon: 60 teeth of 0.0005° (≈ 36 m) on its northern side.
+    /// A closed saw-tooth ring: 60 teeth of 0.0005° (≈ 36 m) of uneven heights on the
+    /// northern side of a 0.03° × 0.002° rectangle near Lille.
+    fn saw_tooth_ring() -> Vec<(f64, f64)> {
         let mut ring = vec![(3.0, 50.0), (3.03, 50.0)];
         for k in (0..60).rev() {
             let x = 3.0 + k as f64 * 0.0005;
@@ -2537,6 +2737,15 @@ mod tests {
         }
         ring.push((3.0, 50.002));
         ring.push((3.0, 50.0));
+        ring
+    }
+
+    /// Every point's nearest chain (by brute force over all its cell's candidates) is
+    /// in its sub-cell's mask, on a jagged QPV whose many short edges give cells with
+    /// many candidates; and the masked answer is the brute-force one.
+    #[test]
+    fn sub_cell_masks_keep_the_nearest_chain() {
+        let ring = saw_tooth_ring();
         let p = Perimeter {
             code: "QP059999".into(),
             name: "Dents".into(),
@@ -2585,6 +2794,133 @@ mod tests {
             "{masked_cells} points in cells with masks"
         );
         assert!(widths.iter().all(|&n| n > 500), "{widths:?}");
+    }
+
+    /// Far sub-cells of boundary cells: every point of their closed rectangle is farther
+    /// than the tolerance from every edge and has the containment their part masks say,
+    /// and `locate` (which reads those masks there) answers as the exact tests do.
+    #[test]
+    fn far_sub_cells_hold_no_point_near_the_boundary() {
+        let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
+        // A saw-tooth QPV and a perimeter with a hole across it.
+        let teeth = saw_tooth_ring();
+        let perimeter = |code: &str, kind, poly: Polygon| Perimeter {
+            code: code.into(),
+            name: code.into(),
+            kind,
+            insee_communes: vec![],
+            generation: None,
+            geometry: MultiPolygon(vec![poly]),
+            properties: Default::default(),
+        };
+        let a = perimeter("A", PerimeterKind::Qpv, Polygon::new(ring(&teeth), vec![]));
+        let b = perimeter(
+            "B",
+            PerimeterKind::AttentionPerimeter,
+            Polygon::new(
+                ring(&[
+                    (3.01, 49.999),
+                    (3.02, 49.999),
+                    (3.02, 50.004),
+                    (3.01, 50.004),
+                    (3.01, 49.999),
+                ]),
+                vec![ring(&[
+                    (3.013, 50.0005),
+                    (3.016, 50.0005),
+                    (3.016, 50.0015),
+                    (3.013, 50.0005),
+                ])],
+            ),
+        );
+        let edges_of = |p: &Perimeter| -> Vec<Edge> {
+            let poly = &p.geometry.0[0];
+            std::iter::once(poly.exterior())
+                .chain(poly.interiors())
+                .flat_map(|r| {
+                    r.0.windows(2)
+                        .map(|w| Edge {
+                            ax: w[0].x,
+                            ay: w[0].y,
+                            bx: w[1].x,
+                            by: w[1].y,
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let polygons = [edges_of(&a), edges_of(&b)];
+        let idx = PerimeterIndex::build(vec![a, b]);
+        let t = idx.options.boundary_tolerance_m;
+        let exact = |x: f64, y: f64| -> (Vec<u32>, bool) {
+            let (kx, ky) = idx.scales[(gj_of(y) >> 4) as usize];
+            let inside = (0..2u32)
+                .filter(|&p| covers(&polygons[p as usize], x, y))
+                .collect();
+            let near = polygons
+                .iter()
+                .flatten()
+                .any(|e| edge_d2(e, x, y, kx, ky) <= t * t);
+            (inside, near)
+        };
+        let mut rng = crate::bench::SplitMix64::new(5);
+        let mut seen = std::collections::HashSet::new();
+        let (mut far_sub_cells, mut other_sub_cells) = (0, 0);
+        for _ in 0..20_000 {
+            let (x, y) = (rng.range(2.999, 3.031), rng.range(49.998, 50.006));
+            let (gi, gj) = (gi_of(x), gj_of(y));
+            if !seen.insert((gi, gj)) {
+                continue;
+            }
+            let v = idx.view(idx.cell_id(x, y));
+            if v.near_words == 0 {
+                continue;
+            }
+            let far = idx.far_mask_of(&v);
+            other_sub_cells += far.count_zeros();
+            let parts = &idx.blob[v.parts_at()..v.parts_at() + PART_WORDS * v.n_parts];
+            let (x0, y0, x1, y1) = cell_rect(gi, gj);
+            let (w, h) = ((x1 - x0) / FAR_SUB_F, (y1 - y0) / FAR_SUB_F);
+            for s in (0..64u32).filter(|&s| far >> s & 1 == 1) {
+                far_sub_cells += 1;
+                let (sx, sy) = ((s % 8) as f64, (s / 8) as f64);
+                let (rx, ry) = (x0 + sx * w, y0 + sy * h);
+                let mut stored: Vec<u32> = idx.blob[v.body..v.body + v.n_inside].to_vec();
+                for p in parts.chunks_exact(PART_WORDS) {
+                    if ((p[4] as u64) << 32 | p[3] as u64) >> s & 1 == 1 {
+                        stored.push(p[0]);
+                    }
+                }
+                stored.sort_unstable();
+                stored.dedup();
+                // The closed rectangle, corners included.
+                for (fx, fy) in [
+                    (0.0, 0.0),
+                    (1.0, 0.0),
+                    (0.0, 1.0),
+                    (1.0, 1.0),
+                    (0.5, 0.5),
+                    (0.0, 0.5),
+                    (1.0, 0.3),
+                ] {
+                    let (px, py) = (rx + fx * w, ry + fy * h);
+                    let (inside, near) = exact(px, py);
+                    assert!(!near, "({px}, {py}) near an edge in far sub-cell {s}");
+                    assert_eq!(inside, stored, "({px}, {py}) in far sub-cell {s}");
+                }
+                // Points of the sub-cell, answered from the masks.
+                for _ in 0..4 {
+                    let (px, py) = (rx + rng.range(0.0, w), ry + rng.range(0.0, h));
+                    let l = idx.locate(px, py);
+                    assert_eq!(l.containing.as_slice(), stored.as_slice(), "({px}, {py})");
+                    assert!(!l.near_boundary, "({px}, {py})");
+                }
+            }
+        }
+        assert!(
+            far_sub_cells > 3_000 && other_sub_cells > 2_000,
+            "{far_sub_cells} far, {other_sub_cells} other sub-cells"
+        );
     }
 
     /// The four-at-a-time containment test gives the scalar test's answer, on grids of
