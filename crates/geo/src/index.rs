@@ -2093,6 +2093,28 @@ impl PerimeterIndex {
         }
     }
 
+    /// Perimeters of the cell `v` containing the point, sorted when there are parts; true
+    /// when the point is in a far sub-cell of `v` (then it is not near the boundary
+    /// either, and the parts' containment was read from their masks, not tested).
+    #[inline(always)]
+    fn containing_at<const AVX2: bool>(
+        &self,
+        v: &CellView,
+        lon: f64,
+        lat: f64,
+        out: &mut SmallVec<[PerimeterId; 3]>,
+    ) -> bool {
+        if v.near_words > 0 {
+            let s = far_sub_cell::<AVX2>(lon, lat);
+            if self.far_mask_of(v) >> s & 1 != 0 {
+                self.containing_far(v, s, out);
+                return true;
+            }
+        }
+        self.containing_in::<AVX2>(v, lon, lat, out);
+        false
+    }
+
     /// Far mask of the cell `v`, which must have a near-boundary section.
     #[inline(always)]
     fn far_mask_of(&self, v: &CellView) -> u64 {
@@ -2174,19 +2196,11 @@ impl PerimeterIndex {
         let band = floor_to_i64::<AVX2>(lat * 64.0) + 90 * 64;
         let (kx, ky) = self.scales[band as usize];
         if v.n_inside | v.n_parts | v.near_words != 0 {
-            let s = far_sub_cell::<AVX2>(lon, lat);
-            if v.near_words > 0 && self.far_mask_of(&v) >> s & 1 != 0 {
-                // Farther than the tolerance from every edge: not near the boundary, and
-                // the containment of each part is stored.
-                self.containing_far(&v, s, &mut loc.containing);
-            } else {
-                self.containing_in::<AVX2>(&v, lon, lat, &mut loc.containing);
-                if v.near_words > 0 {
-                    let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
-                    let ids = &self.blob[v.near_at() + FAR_WORDS..v.near_at() + v.near_words];
-                    loc.near_boundary =
-                        near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
-                }
+            let far = self.containing_at::<AVX2>(&v, lon, lat, &mut loc.containing);
+            if !far && v.near_words > 0 {
+                let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
+                let ids = &self.blob[v.near_at() + FAR_WORDS..v.near_at() + v.near_words];
+                loc.near_boundary = near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
             }
             if v.qpv_inside || v.n_parts > 0 {
                 if let Some(&q) = loc.containing.iter().find(|&&p| self.is_qpv[p as usize]) {
@@ -2495,7 +2509,7 @@ impl PerimeterIndex {
             return out;
         }
         let v = self.view(off);
-        self.containing_in::<false>(&v, lon, lat, &mut out);
+        self.containing_at::<false>(&v, lon, lat, &mut out);
         out.sort_unstable();
         out
     }
@@ -2798,7 +2812,8 @@ mod tests {
 
     /// Far sub-cells of boundary cells: every point of their closed rectangle is farther
     /// than the tolerance from every edge and has the containment their part masks say,
-    /// and `locate` (which reads those masks there) answers as the exact tests do.
+    /// and `locate` and `containing` (which read those masks there) answer as the exact
+    /// tests do.
     #[test]
     fn far_sub_cells_hold_no_point_near_the_boundary() {
         let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
@@ -2914,6 +2929,7 @@ mod tests {
                     let l = idx.locate(px, py);
                     assert_eq!(l.containing.as_slice(), stored.as_slice(), "({px}, {py})");
                     assert!(!l.near_boundary, "({px}, {py})");
+                    assert_eq!(idx.containing(px, py).as_slice(), stored.as_slice());
                 }
             }
         }
