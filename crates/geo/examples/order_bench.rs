@@ -8,20 +8,14 @@
 //! ```text
 //! order_bench QPV_FILE [POINTS] [ROUNDS]
 //! ```
-use quartiers_geo::bench::{urban_points, SEED, URBAN_RADIUS_M};
-use quartiers_geo::{read_path, Location, PerimeterIndex, ReadOptions};
+use quartiers_geo::bench::{checksum, urban_points, SEED, URBAN_RADIUS_M};
+use quartiers_geo::{read_path, PerimeterIndex, ReadOptions};
 
 /// `(block row, block column, cell row, cell column)` of a point: 1/64° blocks of
 /// 1/1024° cells, as the index's grid.
 fn block_then_cell(&(x, y): &(f64, f64)) -> (i64, i64, i64, i64) {
     let (i, j) = ((x * 1024.0).floor() as i64, (y * 1024.0).floor() as i64);
     (j >> 4, i >> 4, j, i)
-}
-
-fn checksum(l: &Location) -> u64 {
-    l.containing.len() as u64
-        + l.near_boundary as u64
-        + l.nearest_qpv.map(|(i, d)| i as u64 + d as u64).unwrap_or(0)
 }
 
 fn main() {

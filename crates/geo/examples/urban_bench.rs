@@ -9,7 +9,7 @@
 //! Environment: `NOUNI=1` skips the uniform set; `WINDOW=N` repeats the first N urban
 //! points (cache-resident, branch-predictable: an upper bound of the compute speed).
 use quartiers_geo::bench::{
-    thread_cpu_seconds, uniform_points, urban_points, SEED, URBAN_RADIUS_M,
+    checksum, thread_cpu_seconds, uniform_points, urban_points, SEED, URBAN_RADIUS_M,
 };
 use quartiers_geo::{read_path, IndexOptions, PerimeterIndex, ReadOptions};
 fn main() {
@@ -52,13 +52,7 @@ fn main() {
             let mut acc = 0u64;
             let c0 = thread_cpu_seconds().unwrap();
             let t = std::time::Instant::now();
-            idx.locate_batch(set, |_, l| {
-                acc = acc.wrapping_add(
-                    l.containing.len() as u64
-                        + l.near_boundary as u64
-                        + l.nearest_qpv.map(|(i, d)| i as u64 + d as u64).unwrap_or(0),
-                )
-            });
+            idx.locate_batch(set, |_, l| acc = acc.wrapping_add(checksum(&l)));
             let w = t.elapsed().as_secs_f64();
             let c = thread_cpu_seconds().unwrap() - c0;
             println!(

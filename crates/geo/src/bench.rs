@@ -185,7 +185,10 @@ pub struct BenchReport {
     pub urban_near_qpv_percent: f64,
 }
 
-fn checksum(l: &crate::index::Location) -> u64 {
+/// A number summing up an answer (perimeter count, boundary flag, nearest QPV and its
+/// whole metres), added up over a run so that two runs or two versions of the locator
+/// can be compared, and so that the work cannot be optimised away.
+pub fn checksum(l: &crate::index::Location) -> u64 {
     l.containing.len() as u64
         + l.near_boundary as u64
         + l.nearest_qpv.map(|(i, d)| i as u64 + d as u64).unwrap_or(0)
