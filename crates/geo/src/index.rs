@@ -578,6 +578,13 @@ impl CellView {
     fn cand_at(&self) -> usize {
         self.near_at() + self.near_words
     }
+    /// Positions in `blob` of the ids of the edges within the tolerance (empty when there
+    /// are none).
+    #[inline(always)]
+    fn near_ids(&self) -> std::ops::Range<usize> {
+        let start = self.near_at() + FAR_WORDS;
+        start..self.cand_at().max(start)
+    }
 }
 
 /// An edge in degrees. `repr(C)`: [`covers_avx2`] reads an edge as four consecutive f64.
@@ -1005,8 +1012,9 @@ struct BlockBuild {
     qpv_inside: Vec<bool>,
     /// (slot, sub-cell mask words) of the slots whose candidates carry masks.
     masks: Vec<(u8, [u32; MASK_WORDS])>,
-    /// (slot, far mask) of the slots with edges within the tolerance.
-    far: Vec<(u8, u64)>,
+    /// Far mask of each slot, when the block has edges within the tolerance of a cell
+    /// (empty otherwise).
+    far: Vec<u64>,
     /// Containment mask over the far sub-cells of each of `parts` (same order).
     part_masks: Vec<u64>,
 }
@@ -1675,6 +1683,9 @@ impl PerimeterIndex {
                 blk.near.sort_unstable();
                 blk.near.dedup();
                 blk.parts.sort_unstable();
+                if !blk.near.is_empty() {
+                    blk.far = vec![0; 256];
+                }
                 let mut near_ids: Vec<u32> = Vec::new();
                 for run in blk.near.chunk_by(|x, y| x.0 == y.0) {
                     let slot = run[0].0 as i64;
@@ -1682,17 +1693,12 @@ impl PerimeterIndex {
                     let (kx, ky) = index.scales[(gj >> 4) as usize];
                     near_ids.clear();
                     near_ids.extend(run.iter().map(|x| x.1));
-                    let far = far_mask(&index.edges, &near_ids, gi, gj, kx, ky, tol);
-                    blk.far.push((run[0].0, far));
+                    blk.far[slot as usize] = far_mask(&index.edges, &near_ids, gi, gj, kx, ky, tol);
                 }
-                let mut fa = 0;
                 for &(slot, _, st, len) in &blk.parts {
                     // A cell with parts has edges within the tolerance (an edge of each
                     // part touches it), hence a far mask.
-                    while fa < blk.far.len() && blk.far[fa].0 < slot {
-                        fa += 1;
-                    }
-                    let far = blk.far.get(fa).filter(|f| f.0 == slot).map_or(0, |f| f.1);
+                    let far = blk.far.get(slot as usize).copied().unwrap_or(0);
                     let s = slot as i64;
                     let (gi, gj) = (bi * BLOCK + (s & 15), bj * BLOCK + (s >> 4));
                     let rows = &index.row_edges[st as usize..(st + len) as usize];
@@ -1733,7 +1739,6 @@ impl PerimeterIndex {
             blk.inside.dedup();
             let mut cell_ids = [0u32; 256];
             let (mut ia, mut pa, mut na, mut ca, mut ma) = (0usize, 0usize, 0usize, 0usize, 0usize);
-            let mut fa = 0usize;
             for (slot, cell_id) in cell_ids.iter_mut().enumerate() {
                 let s = slot as u8;
                 let mut inside: SmallVec<[u32; 4]> = SmallVec::new();
@@ -1753,17 +1758,9 @@ impl PerimeterIndex {
                 while na < blk.near.len() && blk.near[na].0 == s {
                     na += 1;
                 }
-                let far = if na > n0 {
-                    assert_eq!(
-                        blk.far[fa].0, s,
-                        "far masks out of step with the near lists"
-                    );
-                    fa += 1;
-                    Some(blk.far[fa - 1].1)
-                } else {
-                    None
-                };
-                let near_words = if na > n0 { na - n0 + FAR_WORDS } else { 0 };
+                // The near-boundary section: the far mask, then the edge ids.
+                let far = (na > n0).then(|| blk.far[slot]);
+                let near_words = far.map_or(0, |_| FAR_WORDS + na - n0);
                 let c0 = ca;
                 while ca < blk.cand.len() && blk.cand[ca].0 == s {
                     ca += 1;
@@ -2199,7 +2196,7 @@ impl PerimeterIndex {
             let far = self.containing_at::<AVX2>(&v, lon, lat, &mut loc.containing);
             if !far && v.near_words > 0 {
                 let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
-                let ids = &self.blob[v.near_at() + FAR_WORDS..v.near_at() + v.near_words];
+                let ids = &self.blob[v.near_ids()];
                 loc.near_boundary = near_any_with::<AVX2>(&self.edges, ids, lon, lat, kx, ky, t2);
             }
             if v.qpv_inside || v.n_parts > 0 {
@@ -2420,7 +2417,7 @@ impl PerimeterIndex {
                 prefetch(p.wrapping_add(64));
             }
             let near =
-                index.blob[v.near_at() + FAR_WORDS] & 0u32.wrapping_sub((v.near_words > 0) as u32);
+                index.blob[v.near_ids().start] & 0u32.wrapping_sub((v.near_words > 0) as u32);
             prefetch(index.edges.as_ptr().wrapping_add(near as usize));
             let start = index.blob[v.parts_at() + 1] & 0u32.wrapping_sub((v.n_parts > 0) as u32);
             let p = index.row_edges.as_ptr().wrapping_add(start as usize) as *const u8;
@@ -2528,12 +2525,7 @@ impl PerimeterIndex {
             .iter()
             .map(|&c| self.chains[c as usize].len as usize)
             .sum();
-        (
-            v.n_inside,
-            parts,
-            v.near_words.saturating_sub(FAR_WORDS),
-            cand,
-        )
+        (v.n_inside, parts, v.near_ids().len(), cand)
     }
 
     /// The perimeter with this id.
@@ -2898,7 +2890,7 @@ mod tests {
             let (w, h) = ((x1 - x0) / FAR_SUB_F, (y1 - y0) / FAR_SUB_F);
             for s in (0..64u32).filter(|&s| far >> s & 1 == 1) {
                 far_sub_cells += 1;
-                let (sx, sy) = ((s % 8) as f64, (s / 8) as f64);
+                let (sx, sy) = ((s as i64 % FAR_SUB) as f64, (s as i64 / FAR_SUB) as f64);
                 let (rx, ry) = (x0 + sx * w, y0 + sy * h);
                 let mut stored: Vec<u32> = idx.blob[v.body..v.body + v.n_inside].to_vec();
                 for p in parts.chunks_exact(PART_WORDS) {
