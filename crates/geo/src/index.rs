@@ -215,16 +215,6 @@ const FAR_WORDS: usize = 2;
 /// containment mask over the far sub-cells (two words).
 const PART_WORDS: usize = 5;
 
-/// Far sub-cell of a valid point in its leaf cell, `0..FAR_SUB * FAR_SUB` (row-major from
-/// the south-west corner). `lon * 8192` is exact (a power of two), so the sub-cell's
-/// closed rectangle, computed at build time, contains the point.
-#[inline(always)]
-fn far_sub_cell<const AVX2: bool>(lon: f64, lat: f64) -> u32 {
-    let sx = floor_to_i64::<AVX2>(lon * (LEAF_PER_DEG_F * FAR_SUB_F)) & (FAR_SUB - 1);
-    let sy = floor_to_i64::<AVX2>(lat * (LEAF_PER_DEG_F * FAR_SUB_F)) & (FAR_SUB - 1);
-    (sy * FAR_SUB + sx) as u32
-}
-
 /// Far mask of cell `(gi, gj)` (band scales `kx`, `ky`) whose edges within the
 /// tolerance are `near`: bit `s` is set when the closed rectangle of far sub-cell `s`
 /// is more than `tol` metres (plus a millimetre, for rounding) from each of them, so
@@ -335,13 +325,16 @@ fn mask_words(n: usize) -> usize {
     ((SUB * SUB) as usize) << mask_width_log2(n) >> 5
 }
 
-/// Sub-cell of a valid point in its leaf cell, `0..SUB * SUB` (row-major from the
-/// south-west corner).
+/// Sub-cell of a valid point in its leaf cell divided into `N × N` (`N` a power of two:
+/// [`SUB`] for the nearest-chain masks, [`FAR_SUB`] for the far masks), `0..N * N`,
+/// row-major from the south-west corner. `lon * 1024 * N` is exact (a power of two), so
+/// the sub-cell's closed rectangle, computed at build time, contains the point.
 #[inline(always)]
-fn sub_cell<const AVX2: bool>(lon: f64, lat: f64) -> usize {
-    let sx = floor_to_i64::<AVX2>(lon * (LEAF_PER_DEG_F * SUB_F)) & (SUB - 1);
-    let sy = floor_to_i64::<AVX2>(lat * (LEAF_PER_DEG_F * SUB_F)) & (SUB - 1);
-    (sy * SUB + sx) as usize
+fn sub_cell<const AVX2: bool, const N: i64>(lon: f64, lat: f64) -> usize {
+    let scale = LEAF_PER_DEG_F * N as f64;
+    let sx = floor_to_i64::<AVX2>(lon * scale) & (N - 1);
+    let sy = floor_to_i64::<AVX2>(lat * scale) & (N - 1);
+    (sy * N + sx) as usize
 }
 
 /// Positions of the first two bits of a sub-cell mask (the first one twice when the mask
@@ -546,8 +539,8 @@ fn max_no_nan(a: f64, b: f64) -> f64 {
 ///   `(perimeter, start, len, inside mask low, high)` (a prefix of a row list in
 ///   `row_edges`, and the part's containment in each far sub-cell); when edges lie
 ///   within the tolerance of the cell, the near-boundary section: the far mask on
-///   [`FAR_WORDS`] words (bit `s`: every point of [`far_sub_cell`] `s` is farther than
-///   the tolerance from every edge), then the ids of those edges; the chain ids;
+///   [`FAR_WORDS`] words (bit `s`: every point of the cell's [`FAR_SUB`]-grid
+///   [`sub_cell`] `s` is farther than the tolerance from every edge), then the ids of those edges; the chain ids;
 ///   when [`has_masks`] holds for the number of chains, [`mask_words`] words of sub-cell
 ///   masks: four 8-bit masks per word up to [`NARROW_MASK_CAND`] chains (sub-cell `s` in
 ///   word `s / 4`), else two 16-bit masks per word (sub-cell `s` in word `s / 2`), the
@@ -2102,7 +2095,7 @@ impl PerimeterIndex {
         out: &mut SmallVec<[PerimeterId; 3]>,
     ) -> bool {
         if v.near_words > 0 {
-            let s = far_sub_cell::<AVX2>(lon, lat);
+            let s = sub_cell::<AVX2, FAR_SUB>(lon, lat);
             if self.far_mask_of(v) >> s & 1 != 0 {
                 self.containing_far(v, s, out);
                 return true;
@@ -2122,7 +2115,7 @@ impl PerimeterIndex {
     /// [`PerimeterIndex::containing_in`] for a point in far sub-cell `s` of the cell `v`
     /// (a bit of its far mask): the parts' containment is read from their masks.
     #[inline(always)]
-    fn containing_far(&self, v: &CellView, s: u32, out: &mut SmallVec<[PerimeterId; 3]>) {
+    fn containing_far(&self, v: &CellView, s: usize, out: &mut SmallVec<[PerimeterId; 3]>) {
         if v.n_inside > 0 {
             out.extend_from_slice(&self.blob[v.body..v.body + v.n_inside]);
         }
@@ -2160,7 +2153,7 @@ impl PerimeterIndex {
     /// last one) and ignores it.
     #[inline(always)]
     fn ahead<const AVX2: bool>(&self, v: &CellView, off: u32, lon: f64, lat: f64) -> Ahead {
-        let m = self.sub_cell_mask(v, sub_cell::<AVX2>(lon, lat));
+        let m = self.sub_cell_mask(v, sub_cell::<AVX2, SUB>(lon, lat));
         let (first, second, rest) = first_two(if has_masks(v.n_cand) { m } else { 1 });
         // An absent chain reads as chain 0, which is never computed.
         let present = 0u32.wrapping_sub((v.n_cand > 0) as u32);
@@ -2780,7 +2773,7 @@ mod tests {
                 .map(|&c| chain_min(&idx.chains[c as usize], x, y, kx, ky).0)
                 .collect();
             let best = d.iter().copied().fold(f64::INFINITY, f64::min);
-            let s = sub_cell::<false>(x, y);
+            let s = sub_cell::<false, SUB>(x, y);
             let m = idx.sub_cell_mask(&v, s);
             // Read with the width the cell was written with: no bit past its candidates.
             assert_eq!(m >> v.n_cand, 0, "mask {m:#x} of {} candidates", v.n_cand);
