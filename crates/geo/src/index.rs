@@ -42,7 +42,12 @@
 //!   - for cells crossed by a boundary ("parts"), the edges of the polygon that cross
 //!     the cell's row to the right of the cell, sorted so that they are a prefix of the
 //!     row's list: an exact ray-casting test then only looks at those few edges;
-//!   - edges within the tolerance of the cell (for `near_boundary`);
+//!   - edges within the tolerance of the cell (for `near_boundary`), after a 64-bit
+//!     *far mask*: bit `s` is set when every point of the cell's 8×8 sub-cell `s`
+//!     (≈ 14 m × 9 m) is farther than the tolerance from all those edges. No edge
+//!     crosses such a sub-cell, so each part also stores whether it covers it: a point
+//!     there (two thirds of the points of such cells on the urban set) is answered
+//!     from bits, without the exact tests;
 //!   - candidate QPV *chains* (runs of up to 4 connected edges, stored as one 128-byte
 //!     record with their vertices and bounding box) for the nearest distance: a chain
 //!     is kept only if the lower bound of its distance to the cell does not exceed the
@@ -51,8 +56,8 @@
 //!     to 16 candidates also stores, for each of its 4×4 sub-cells (≈ 27 m × 17 m), a
 //!     mask of the candidates that can be the nearest somewhere in the sub-cell (8 bits
 //!     up to 8 candidates, else 16; 2.3 of 4.7 candidates on average for France): a
-//!     query computes exactly those, with no
-//!     bounding-box test whose outcome the CPU could not predict. In other cells a
+//!     query computes exactly those, with no bounding-box test whose outcome the CPU
+//!     could not predict. In other cells a
 //!     chain whose bounding box is farther than the best distance so far is skipped.
 //!     The distances to the edges of a chain are computed with vector instructions
 //!     (AVX2 when the CPU has it).
@@ -363,8 +368,9 @@ fn has_masks(n: usize) -> bool {
 /// that can be the nearest for some point of the sub-cell, as the [`mask_words`] words
 /// stored after the cell's chain ids (bit `i` of sub-cell `s`'s mask is `cand[i]`; see
 /// [`PerimeterIndex::sub_cell_mask`]); the array's words past those are zero. Distances
-/// are in the metric frame `(kx, ky)` of the cell's band, the one the queries use. With `c` the sub-cell's centre and `h` its half-diagonal, every point
-/// `p` of the sub-cell is within `h` of `c`, so its nearest distance is at most
+/// are in the metric frame `(kx, ky)` of the cell's band, the one the queries use. With
+/// `c` the sub-cell's centre and `h` its half-diagonal, every point `p` of the sub-cell
+/// is within `h` of `c`, so its nearest distance is at most
 /// `min_k d(c, k) + h`, and its distance to chain `k` at least `d(c, k) - h`: a chain
 /// with `d(c, k) > min_k d(c, k) + 2h` is farther than the nearest everywhere in the
 /// sub-cell and is left out. The nearest chain of any point is kept, and so is any
