@@ -508,10 +508,10 @@ fn csv_shape_outcome<'r>(rec: &Record<'_>, expected: usize) -> Option<Outcome<'r
 /// each batch of [`LOCATE_BATCH`] rows is interpreted and located by one task (all
 /// cores), its readable rows together through [`RowLocator::locate_all`]. `interpret`
 /// gives row `j`'s input, read from `chunk` into the row's own scratch buffer, or its
-/// outcome (boxed: rare) when the row cannot be read; a [`RowInput::Invalid`] row gets a `non localisé` result with the
-/// French reason, also kept for the summary's error list. `scratches` holds one buffer
-/// per row (reused from chunk to chunk), so that the inputs of a whole batch are alive
-/// at once.
+/// outcome (boxed: rare) when the row cannot be read; a [`RowInput::Invalid`] row gets
+/// a `non localisé` result with the French reason, also kept for the summary's error
+/// list. `scratches` holds one buffer per row (reused from chunk to chunk), so that the
+/// inputs of a whole batch are alive at once.
 fn chunk_outcomes<'r, D, S, I>(
     chunk: &D,
     n: usize,
