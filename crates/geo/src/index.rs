@@ -548,10 +548,9 @@ fn max_no_nan(a: f64, b: f64) -> f64 {
 ///   [`FAR_WORDS`] words (bit `s`: every point of the cell's [`FAR_SUB`]-grid
 ///   [`sub_cell`] `s` is farther than the tolerance from every edge), then the ids of
 ///   those edges; the chain ids; when [`has_masks`] holds for the number of chains,
-///   [`mask_words`] words of sub-cell
-///   masks: four 8-bit masks per word up to [`NARROW_MASK_CAND`] chains (sub-cell `s` in
-///   word `s / 4`), else two 16-bit masks per word (sub-cell `s` in word `s / 2`), the
-///   lowest sub-cell in the lowest bits.
+///   [`mask_words`] words of sub-cell masks: four 8-bit masks per word up to
+///   [`NARROW_MASK_CAND`] chains (sub-cell `s` in word `s / 4`), else two 16-bit masks
+///   per word (sub-cell `s` in word `s / 2`), the lowest sub-cell in the lowest bits.
 #[derive(Debug, Clone, Copy)]
 struct CellView {
     n_inside: usize,
