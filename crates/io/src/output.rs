@@ -32,6 +32,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::mpsc;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -562,9 +563,54 @@ fn chunk_outcomes<'r, D, S, I>(
         });
 }
 
+/// A chunk of records read by [`read_chunks`], and the read error that ended the input
+/// after them, if any.
+type ReadChunk = (RecordChunk, Option<io::Error>);
+
+/// A chunk of records and the outcomes of its rows, from the locating stage of
+/// [`process_csv`] to its writing stage.
+type Located<'r> = (RecordChunk, Vec<Outcome<'r>>);
+
+/// The reading side of [`process_csv`], on a thread of its own: fills the chunks that
+/// come back on `empty` with up to [`ROW_CHUNK`] records each and sends them on `full`,
+/// the first one in a chunk of its own. Stops after the last records (a short chunk, or
+/// one that carries the read error that stopped the input), or as soon as the other side
+/// hangs up (it returned early, on a write error).
+fn read_chunks<R: io::BufRead>(
+    records: &mut CsvRecords<R>,
+    full: mpsc::SyncSender<ReadChunk>,
+    empty: mpsc::Receiver<RecordChunk>,
+) {
+    let mut chunk = RecordChunk::default();
+    loop {
+        chunk.clear();
+        let mut error = None;
+        while chunk.len() < ROW_CHUNK {
+            match records.next_record() {
+                None => break,
+                Some(Ok(rec)) => chunk.push(&rec),
+                Some(Err(e)) => {
+                    // The rows read before it are still written.
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let last = chunk.len() < ROW_CHUNK || error.is_some();
+        if full.send((chunk, error)).is_err() || last {
+            return;
+        }
+        chunk = match empty.recv() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+    }
+}
+
 /// Processes a CSV stream: see the [module documentation](self). The input
-/// is streamed (16,384 records in memory at a time, located on all cores)
-/// and the output buffered.
+/// is streamed (16,384 records at a time, each chunk read on a thread of its own
+/// while the one before is located on all cores and written) and the output
+/// buffered.
 /// `locate` is asked for every readable row, by batches of [`LOCATE_BATCH`]
 /// rows ([`RowLocator::locate_all`]; `RowInput::Invalid` rows are written as
 /// `non localisé` without asking); `progress` receives the
@@ -578,10 +624,10 @@ pub fn process_csv<'r, R, W, F, P>(
     mut progress: P,
 ) -> Result<Summary, TableError>
 where
-    R: Read,
-    W: Write,
+    R: Read + Send,
+    W: Write + Send,
     F: RowLocator<'r>,
-    P: FnMut(u64),
+    P: FnMut(u64) + Send,
 {
     let sample = read_sample(&mut input, 1 << 16)?;
     let mut dialect: CsvDialect = sniff_csv(&sample)?;
@@ -631,83 +677,101 @@ where
     }
     w.write_all(b"\r\n")?;
 
-    // Rows go by chunks: the chunk's rows are interpreted and located on all cores,
-    // then written in order on this thread.
+    // Rows go by chunks, in three stages that overlap: a thread reads the next chunk
+    // while the rows of this one are interpreted and located on all cores, and another
+    // thread writes the one before in order. Measured on 10 M rows of lon/lat on
+    // 2 cores, reading and writing each took about a quarter of the time when done
+    // between the locating of two chunks.
     let every = opts.progress_every.max(1);
-    let mut chunk = RecordChunk::default();
-    let mut outcomes: Vec<Outcome<'r>> = Vec::new();
     let mut scratches: Vec<RowScratch> = Vec::new();
-    let mut read_error = None;
-    while read_error.is_none() {
-        chunk.clear();
-        while chunk.len() < ROW_CHUNK {
-            match records.next_record() {
-                None => break,
-                Some(Ok(rec)) => chunk.push(&rec),
-                Some(Err(e)) => {
-                    // The rows read before it are still written.
-                    read_error = Some(e);
-                    break;
-                }
-            }
+    let (summary, read_error) = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<ReadChunk>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<RecordChunk>();
+        let (located_tx, located_rx) = mpsc::sync_channel::<Located<'r>>(1);
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<Outcome<'r>>>();
+        let records = &mut records;
+        scope.spawn(move || read_chunks(records, full_tx, empty_rx));
+        // Chunks in turn: read, located, written. A failed send means the reader has
+        // stopped (its last chunk is sent) and needs no more.
+        for _ in 0..2 {
+            let _ = empty_tx.send(RecordChunk::default());
         }
-        if chunk.is_empty() {
-            break;
-        }
-        chunk_outcomes(
-            &chunk,
-            chunk.len(),
-            &locate,
-            &mut scratches,
-            &mut outcomes,
-            |chunk, k, scratch: &mut RowScratch| {
-                let rec = chunk.get(k);
-                match csv_shape_outcome(&rec, expected) {
-                    Some(outcome) => Err(Box::new(outcome)),
-                    None => Ok(mapping.interpret(&rec, scratch)),
-                }
-            },
-        );
-        for (k, (result, error)) in outcomes.drain(..).enumerate() {
-            let rec = chunk.get(k);
-            summary.rows += 1;
-            // Input columns, unchanged when the row is whole.
-            let raw = if rec.problem.is_none() && rec.len() == expected {
-                rec.raw_utf8()
-            } else {
-                None
-            };
-            if let Some(raw) = raw {
-                w.write_all(raw)?;
-            } else {
-                for i in 0..expected {
-                    if i > 0 {
-                        w.write_all(&[sep])?;
+        let writer = scope.spawn(move || -> Result<Summary, TableError> {
+            for (chunk, mut outcomes) in located_rx {
+                for (k, (result, error)) in outcomes.drain(..).enumerate() {
+                    let rec = chunk.get(k);
+                    summary.rows += 1;
+                    // Input columns, unchanged when the row is whole.
+                    let raw = if rec.problem.is_none() && rec.len() == expected {
+                        rec.raw_utf8()
+                    } else {
+                        None
+                    };
+                    if let Some(raw) = raw {
+                        w.write_all(raw)?;
+                    } else {
+                        for i in 0..expected {
+                            if i > 0 {
+                                w.write_all(&[sep])?;
+                            }
+                            write_field(&mut w, rec.get(i).unwrap_or("").as_bytes(), sep)?;
+                        }
                     }
-                    write_field(&mut w, rec.get(i).unwrap_or("").as_bytes(), sep)?;
+                    summary.record(&result);
+                    let msg: &str = match &error {
+                        Some(m) => {
+                            summary.error(rec.line, m.clone(), opts.max_errors);
+                            m
+                        }
+                        None => &result.message,
+                    };
+                    write_added(&mut w, &result, msg, sep, comma)?;
+                    if summary.rows % every == 0 {
+                        progress(summary.rows);
+                    }
                 }
+                let _ = empty_tx.send(chunk);
+                let _ = spare_tx.send(outcomes);
             }
-            summary.record(&result);
-            let msg: &str = match &error {
-                Some(m) => {
-                    summary.error(rec.line, m.clone(), opts.max_errors);
-                    m
-                }
-                None => &result.message,
-            };
-            write_added(&mut w, &result, msg, sep, comma)?;
-            if summary.rows % every == 0 {
-                progress(summary.rows);
+            w.flush()?;
+            progress(summary.rows);
+            Ok(summary)
+        });
+        let mut read_error = None;
+        for (chunk, error) in full_rx.iter() {
+            let mut outcomes = spare_rx.try_recv().unwrap_or_default();
+            chunk_outcomes(
+                &chunk,
+                chunk.len(),
+                &locate,
+                &mut scratches,
+                &mut outcomes,
+                |chunk, k, scratch: &mut RowScratch| {
+                    let rec = chunk.get(k);
+                    match csv_shape_outcome(&rec, expected) {
+                        Some(outcome) => Err(Box::new(outcome)),
+                        None => Ok(mapping.interpret(&rec, scratch)),
+                    }
+                },
+            );
+            // The writer stops only on a write error, which its result gives below.
+            if located_tx.send((chunk, outcomes)).is_err() || error.is_some() {
+                read_error = error;
+                break;
             }
         }
+        drop(located_tx);
+        let summary = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (summary, read_error)
+    });
+    let summary = summary?;
+    match read_error {
+        // The rows read before it are written.
+        Some(e) => Err(e.into()),
+        None => Ok(summary),
     }
-    if let Some(e) = read_error {
-        w.flush()?;
-        return Err(e.into());
-    }
-    w.flush()?;
-    progress(summary.rows);
-    Ok(summary)
 }
 
 // ---------------------------------------------------------------------------
@@ -893,10 +957,10 @@ pub fn process_table<'r, R, W, F, P>(
     progress: P,
 ) -> Result<Summary, TableError>
 where
-    R: Read + Seek,
+    R: Read + Seek + Send,
     W: Write + Seek + Send,
     F: RowLocator<'r>,
-    P: FnMut(u64),
+    P: FnMut(u64) + Send,
 {
     let format = match opts.format {
         Some(f) => f,
@@ -1038,7 +1102,7 @@ pub fn process_path<'r, F, P>(
 ) -> Result<Summary, TableError>
 where
     F: RowLocator<'r>,
-    P: FnMut(u64),
+    P: FnMut(u64) + Send,
 {
     let inp = std::fs::File::open(input)?;
     let out = std::fs::File::create(output)?;
