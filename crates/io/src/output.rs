@@ -32,8 +32,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::sync::mpsc;
 use std::path::Path;
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 
@@ -1196,6 +1196,137 @@ mod tests {
         let lines: Vec<u64> = summary.errors.iter().map(|e| e.0).collect();
         assert_eq!(lines, bad_lines);
         assert_eq!(summary.not_located, bad_lines.len() as u64);
+    }
+
+    /// `n` rows `i;lon;lat` (`;`, decimal comma), every even row in the test QPV of
+    /// [`locate_simple`], after the header.
+    fn numbered_rows(n: usize) -> String {
+        let mut input = String::from("id;lon;lat\n");
+        for i in 0..n {
+            let lon = if i % 2 == 0 { "3,1" } else { "2,9" };
+            input.push_str(&format!("{i};{lon};50,6\n"));
+        }
+        input
+    }
+
+    /// Checks that `text` holds the header and rows `0..n` of [`numbered_rows`], in
+    /// order, each with its answer.
+    fn assert_numbered_output(text: &str, n: usize) {
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(rows.len(), n);
+        for (i, row) in rows.iter().enumerate() {
+            assert!(row.starts_with(&format!("{i};")), "row {i}: {row}");
+            assert_eq!(row.contains("QN05971M"), i % 2 == 0, "row {i}: {row}");
+        }
+    }
+
+    #[test]
+    fn a_whole_number_of_chunks_is_read_to_its_end() {
+        // The reader's last full chunk is followed by an empty one: nothing is lost,
+        // nothing written twice.
+        for n in [ROW_CHUNK, 2 * ROW_CHUNK] {
+            let mut out = Vec::new();
+            let input = numbered_rows(n);
+            let mut last_progress = 0;
+            let summary = process_csv(input.as_bytes(), &mut out, &no_bom(), locate_simple, |k| {
+                last_progress = k
+            })
+            .unwrap();
+            assert_eq!(summary.rows, n as u64);
+            assert_eq!(last_progress, n as u64);
+            assert_numbered_output(&String::from_utf8(out).unwrap(), n);
+        }
+    }
+
+    /// An input that breaks off with an I/O error after `limit` bytes (a dropped
+    /// connection, a damaged disk).
+    struct BreaksOff {
+        data: Cursor<Vec<u8>>,
+        limit: u64,
+    }
+
+    impl Read for BreaksOff {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let left = self.limit.saturating_sub(self.data.position());
+            if left == 0 {
+                return Err(io::Error::other("connexion interrompue"));
+            }
+            let k = buf.len().min(left as usize);
+            self.data.read(&mut buf[..k])
+        }
+    }
+
+    #[test]
+    fn an_input_breaking_off_in_its_second_chunk_keeps_every_row_read_before() {
+        let n = 3 * ROW_CHUNK;
+        let input = numbered_rows(n);
+        // Cut after the header and ROW_CHUNK + ROW_CHUNK / 2 rows, past the sample read
+        // to detect the dialect.
+        let kept = ROW_CHUNK + ROW_CHUNK / 2;
+        let limit = input
+            .lines()
+            .take(kept + 1)
+            .map(|l| l.len() + 1)
+            .sum::<usize>();
+        assert!(limit > 1 << 16);
+        let reader = BreaksOff {
+            data: Cursor::new(input.into_bytes()),
+            limit: limit as u64,
+        };
+        let mut out = Vec::new();
+        let e = process_csv(reader, &mut out, &no_bom(), locate_simple, |_| {}).unwrap_err();
+        assert!(e.to_string().contains("connexion interrompue"), "{e}");
+        assert_numbered_output(&String::from_utf8(out).unwrap(), kept);
+    }
+
+    /// An output that fails once `room` bytes are written (a full disk), counting the
+    /// writes it was asked for after that.
+    struct FillsUp<'a> {
+        written: usize,
+        room: usize,
+        refused: &'a std::sync::atomic::AtomicUsize,
+    }
+
+    impl Write for FillsUp<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written + buf.len() > self.room {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disque plein"));
+            }
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_stops_every_stage_at_once() {
+        // The output fails in the first chunk of a long input: the call returns the
+        // write error (no stage waits for another forever), the locating stops within
+        // the chunks already in flight, and no write is attempted after the failure.
+        let n = 40 * ROW_CHUNK;
+        let input = numbered_rows(n);
+        let refused = std::sync::atomic::AtomicUsize::new(0);
+        let located = std::sync::atomic::AtomicUsize::new(0);
+        let out = FillsUp {
+            written: 0,
+            room: 100_000,
+            refused: &refused,
+        };
+        let counting = |row: &RowInput<'_>| {
+            located.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            locate_simple(row)
+        };
+        let e = process_csv(input.as_bytes(), out, &no_bom(), counting, |_| {}).unwrap_err();
+        assert!(e.to_string().contains("disque plein"), "{e}");
+        // The failed write, and the one flush that `BufWriter` tries when it is dropped.
+        assert_eq!(refused.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // At most the chunk being written, the one sent to the writer and the one being
+        // located when the writer stopped.
+        assert!(located.load(std::sync::atomic::Ordering::Relaxed) <= 3 * ROW_CHUNK);
     }
 
     /// A locator whose batches answer from the row's own longitude (the row number over
