@@ -607,6 +607,74 @@ fn read_chunks<R: io::BufRead>(
     }
 }
 
+/// The writing stage of [`process_csv`]: writes the located rows in their order (the
+/// input's columns, then the added ones) and keeps the summary.
+struct CsvRowWriter<W: Write, P> {
+    w: BufWriter<W>,
+    summary: Summary,
+    progress: P,
+    /// Rows between two progress reports.
+    every: u64,
+    /// Columns of the header.
+    expected: usize,
+    sep: u8,
+    /// Decimal comma in the added numbers.
+    comma: bool,
+    max_errors: usize,
+}
+
+impl<W: Write, P: FnMut(u64)> CsvRowWriter<W, P> {
+    /// Writes the rows of `chunk` with their `outcomes` (drained, so that the vector is
+    /// reused).
+    fn write_chunk(
+        &mut self,
+        chunk: &RecordChunk,
+        outcomes: &mut Vec<Outcome<'_>>,
+    ) -> Result<(), TableError> {
+        let (sep, w) = (self.sep, &mut self.w);
+        for (k, (result, error)) in outcomes.drain(..).enumerate() {
+            let rec = chunk.get(k);
+            self.summary.rows += 1;
+            // Input columns, unchanged when the row is whole.
+            let raw = if rec.problem.is_none() && rec.len() == self.expected {
+                rec.raw_utf8()
+            } else {
+                None
+            };
+            if let Some(raw) = raw {
+                w.write_all(raw)?;
+            } else {
+                for i in 0..self.expected {
+                    if i > 0 {
+                        w.write_all(&[sep])?;
+                    }
+                    write_field(w, rec.get(i).unwrap_or("").as_bytes(), sep)?;
+                }
+            }
+            self.summary.record(&result);
+            let msg: &str = match &error {
+                Some(m) => {
+                    self.summary.error(rec.line, m.clone(), self.max_errors);
+                    m
+                }
+                None => &result.message,
+            };
+            write_added(w, &result, msg, sep, self.comma)?;
+            if self.summary.rows.is_multiple_of(self.every) {
+                (self.progress)(self.summary.rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the output and reports the final progress.
+    fn finish(mut self) -> Result<Summary, TableError> {
+        self.w.flush()?;
+        (self.progress)(self.summary.rows);
+        Ok(self.summary)
+    }
+}
+
 /// Processes a CSV stream: see the [module documentation](self). The input
 /// is streamed (16,384 records at a time, each chunk read on a thread of its own
 /// while the one before is located on all cores and written) and the output
@@ -621,7 +689,7 @@ pub fn process_csv<'r, R, W, F, P>(
     output: W,
     opts: &ProcessOptions,
     locate: F,
-    mut progress: P,
+    progress: P,
 ) -> Result<Summary, TableError>
 where
     R: Read + Send,
@@ -696,46 +764,23 @@ where
         for _ in 0..2 {
             let _ = empty_tx.send(RecordChunk::default());
         }
+        let mut rows = CsvRowWriter {
+            w,
+            summary,
+            progress,
+            every,
+            expected,
+            sep,
+            comma,
+            max_errors: opts.max_errors,
+        };
         let writer = scope.spawn(move || -> Result<Summary, TableError> {
             for (chunk, mut outcomes) in located_rx {
-                for (k, (result, error)) in outcomes.drain(..).enumerate() {
-                    let rec = chunk.get(k);
-                    summary.rows += 1;
-                    // Input columns, unchanged when the row is whole.
-                    let raw = if rec.problem.is_none() && rec.len() == expected {
-                        rec.raw_utf8()
-                    } else {
-                        None
-                    };
-                    if let Some(raw) = raw {
-                        w.write_all(raw)?;
-                    } else {
-                        for i in 0..expected {
-                            if i > 0 {
-                                w.write_all(&[sep])?;
-                            }
-                            write_field(&mut w, rec.get(i).unwrap_or("").as_bytes(), sep)?;
-                        }
-                    }
-                    summary.record(&result);
-                    let msg: &str = match &error {
-                        Some(m) => {
-                            summary.error(rec.line, m.clone(), opts.max_errors);
-                            m
-                        }
-                        None => &result.message,
-                    };
-                    write_added(&mut w, &result, msg, sep, comma)?;
-                    if summary.rows % every == 0 {
-                        progress(summary.rows);
-                    }
-                }
+                rows.write_chunk(&chunk, &mut outcomes)?;
                 let _ = empty_tx.send(chunk);
                 let _ = spare_tx.send(outcomes);
             }
-            w.flush()?;
-            progress(summary.rows);
-            Ok(summary)
+            rows.finish()
         });
         let mut read_error = None;
         for (chunk, error) in full_rx.iter() {
