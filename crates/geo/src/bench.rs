@@ -188,6 +188,7 @@ pub struct BenchReport {
 /// A number summing up an answer (perimeter count, boundary flag, nearest QPV and its
 /// whole metres), added up over a run so that two runs or two versions of the locator
 /// can be compared, and so that the work cannot be optimised away.
+#[inline]
 pub fn checksum(l: &crate::index::Location) -> u64 {
     l.containing.len() as u64
         + l.near_boundary as u64
