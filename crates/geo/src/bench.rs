@@ -313,6 +313,9 @@ pub fn run_locate_bench(
     writeln!(out, "urban_single_thread_point_by_point: {bl:.0} points/s")?;
     let (ba, _) = all_cores(&index, &urban);
     writeln!(out, "urban_all_cores: {ba:.0} points/s")?;
+    // The figure the target is stated in ("per core").
+    let per_core = ba / threads.max(1) as f64;
+    writeln!(out, "urban_all_cores_per_core: {per_core:.0} points/s")?;
     writeln!(out, "threads: {threads} count")?;
     let (mut inside, mut near) = (0usize, 0usize);
     for &(x, y) in &urban {
@@ -358,6 +361,34 @@ mod tests {
         let mut r = SplitMix64::new(3);
         assert!((0..1000).all(|_| r.below(7) < 7));
         assert!(urban_points(&[], 10, 100.0, 1).is_empty());
+    }
+
+    #[test]
+    fn the_report_is_one_name_value_unit_line_per_figure() {
+        // The MEL's 2015 QPVs (a fixture of the integration tests), a few points.
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mel_qpv2015_wgs84.geojson");
+        let mut out = Vec::new();
+        let report = run_locate_bench(&file, 2_000, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut names = Vec::new();
+        for line in text.lines() {
+            let (name, rest) = line.split_once(": ").unwrap();
+            let (value, unit) = rest.split_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(!unit.is_empty() && !name.contains(' '), "{line}");
+            names.push(name);
+        }
+        for name in [
+            "urban_single_thread",
+            "urban_all_cores",
+            "urban_all_cores_per_core",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {text}");
+        }
+        let per_core = report.urban_all / report.threads as f64;
+        assert!(text.contains(&format!("urban_all_cores_per_core: {per_core:.0} points/s")));
+        assert!(report.perimeters > 0 && report.urban_inside_percent > 0.0);
     }
 
     #[test]
