@@ -104,7 +104,7 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
     if let Some(v) = short_plain_decimal(s.as_bytes()) {
         return Some(v);
     }
-    // Fast path: plain ASCII number with '.' only.
+    // Longer numbers and exponents written with '.' only.
     if let Ok(v) = s.parse::<f64>() {
         if v.is_finite()
             && s.bytes()
@@ -170,9 +170,9 @@ const POW10: [f64; 16] = [
 /// so is the power of ten it is divided by, so the one IEEE division gives the correctly
 /// rounded value, the same bits as `str::parse`. Written here rather than taken from a
 /// crate because it must accept the decimal comma of French files (`3,064767`), which
-/// `str::parse` refuses and which the general path would first copy; measured on 5
-/// million rows of `;`-separated coordinates through `quartiers locate`, the general
-/// path spent more time than the rest of the row's reading.
+/// `str::parse` refuses, so that the general path below tried it, then scanned, copied
+/// and parsed it again. Measured through `quartiers locate` on 5 million `;` rows with
+/// decimal commas: 2.40-2.55 s before, 1.74-2.06 s after.
 fn short_plain_decimal(s: &[u8]) -> Option<f64> {
     let (negative, body) = match s.first()? {
         b'-' => (true, &s[1..]),
