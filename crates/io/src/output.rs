@@ -1320,7 +1320,11 @@ mod tests {
         };
         let mut out = Vec::new();
         let e = process_csv(reader, &mut out, &no_bom(), locate_simple, |_| {}).unwrap_err();
-        assert!(e.to_string().contains("connexion interrompue"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "erreur de lecture ou d'écriture : connexion interrompue",
+            "the French message names the cause"
+        );
         assert_numbered_output(&String::from_utf8(out).unwrap(), kept);
     }
 
@@ -1366,7 +1370,11 @@ mod tests {
             locate_simple(row)
         };
         let e = process_csv(input.as_bytes(), out, &no_bom(), counting, |_| {}).unwrap_err();
-        assert!(e.to_string().contains("disque plein"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "erreur de lecture ou d'écriture : disque plein",
+            "the French message names the cause"
+        );
         // The failed write, and the one flush that `BufWriter` tries when it is dropped.
         assert_eq!(refused.load(std::sync::atomic::Ordering::Relaxed), 2);
         // At most the chunk being written, the one sent to the writer and the one being
