@@ -313,7 +313,7 @@ pub fn run_locate_bench(
     writeln!(out, "urban_single_thread_point_by_point: {bl:.0} points/s")?;
     let (ba, _) = all_cores(&index, &urban);
     writeln!(out, "urban_all_cores: {ba:.0} points/s")?;
-    // The figure the target is stated in ("per core").
+    // The unit the README's urban target is stated in.
     let per_core = ba / threads.max(1) as f64;
     writeln!(out, "urban_all_cores_per_core: {per_core:.0} points/s")?;
     writeln!(out, "threads: {threads} count")?;
