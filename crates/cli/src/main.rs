@@ -210,12 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tracing::info!(?loaded, "demonstration contracts loaded");
                 }
             }
-            if let Some(o) = quartiers_web::geo::import::ensure_national(&store).await? {
-                eprintln!(
-                    "Registre vide : contours nationaux des QPV 2024 chargés ({} QPV).",
-                    o.counts.inserted
-                );
-            }
+            geo_commands::load_national_if_empty(&store).await?;
             let config = quartiers_web::Config {
                 institution_name: args.institution,
                 state_service: args.state_service,

@@ -640,6 +640,30 @@ async fn cli_and_2015(app: TestApp) {
 }
 both_engines!(cli_imports_and_the_2015_layer, cli_and_2015);
 
+/// `quartiers locate` on a fresh database answers from the shipped national contours (loaded
+/// once, said on stderr), not « hors QPV » from an empty registry.
+async fn cli_locate_on_a_fresh_database(app: TestApp) {
+    let db = app.database_url.clone();
+    let (ok, out, err) = quartiers(&db, &["locate", "--point", "3.023793,50.628833"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("statut : dans un QPV"), "{out}");
+    assert!(out.contains("qpv : QN05971M"), "{out}");
+    assert!(
+        err.contains("Registre vide : contours nationaux des QPV 2024 chargés (1584 QPV)."),
+        "{err}"
+    );
+    // Loaded once: the second call finds them in the registry.
+    let (ok, out, err) = quartiers(&db, &["locate", "--point", "5.3698,43.2965"]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("Registre vide"), "{err}");
+    assert!(out.contains("statut :"), "{out}");
+    assert_eq!(app.store.count_perimeters(Some("qpv")).await.unwrap(), 1584);
+}
+both_engines!(
+    cli_locate_loads_the_shipped_contours_on_a_fresh_database,
+    cli_locate_on_a_fresh_database
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_platform_knows_every_qpv() {
     let app = TestApp::spawn(Engine::Sqlite).await.unwrap();
