@@ -8,7 +8,8 @@ use quartiers_io::output::{process_path, ProcessOptions};
 use quartiers_io::table::ColumnSpec;
 use quartiers_store::Store;
 use quartiers_web::geo::import::{
-    ensure_national, import_ban_paths, import_national, store_read_output, ImportOutcome,
+    ensure_national, import_ban_paths, import_national, mend_complement_areas, store_read_output,
+    ImportOutcome,
 };
 use quartiers_web::geo::{self, Snapshot};
 use std::path::PathBuf;
@@ -166,10 +167,16 @@ fn source_name(file: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// Loads the national QPV 2024 contours shipped with Quartiers when the registry holds no QPV
-/// (a fresh platform), and says so on stderr. `serve` and `locate` call it first, so that a
-/// fresh install answers for every QPV of France instead of « hors QPV » everywhere.
-pub async fn load_national_if_empty(store: &Store) -> anyhow::Result<()> {
+/// Readies the registry before `serve` and `locate` use it, saying on stderr what it did:
+/// mends the areas an earlier import measured as the Earth minus the perimeter, and loads
+/// the national QPV 2024 contours shipped with Quartiers when the registry holds no QPV (a
+/// fresh platform), so that a fresh install answers for every QPV of France instead of
+/// « hors QPV » everywhere.
+pub async fn prepare_registry(store: &Store) -> anyhow::Result<()> {
+    let mended = mend_complement_areas(store).await?;
+    if mended > 0 {
+        eprintln!("Surfaces recalculées : {mended} périmètre(s) importé(s) avec une surface fausse (anneaux orientés dans le sens horaire).");
+    }
     if let Some(o) = ensure_national(store).await? {
         eprintln!(
             "Registre vide : contours nationaux des QPV 2024 chargés ({} QPV).",
@@ -308,7 +315,7 @@ fn print_answer(a: &geo::LocateAnswer, json: bool) {
 
 /// Runs `quartiers locate …`.
 pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
-    load_national_if_empty(store).await?;
+    prepare_registry(store).await?;
     let snap = Snapshot::load(store, args.tolerance).await?;
     if let Some(point) = &args.point {
         let parts: Vec<&str> = point

@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tracing::info!(?loaded, "demonstration contracts loaded");
                 }
             }
-            geo_commands::load_national_if_empty(&store).await?;
+            geo_commands::prepare_registry(&store).await?;
             let config = quartiers_web::Config {
                 institution_name: args.institution,
                 state_service: args.state_service,

@@ -1,7 +1,7 @@
 //! The perimeter model: a named zone (QPV, perimeter, renewal site…) with a WGS84
 //! multipolygon geometry.
 
-use geo::MultiPolygon;
+use geo::{GeodesicArea, LineString, MultiPolygon, Polygon};
 use serde::{Deserialize, Serialize};
 
 /// What kind of zone a perimeter is.
@@ -92,6 +92,26 @@ impl Perimeter {
         b
     }
 
+    /// Area on the WGS84 ellipsoid, in square metres (Karney's geodesic method), whatever the
+    /// winding of the file's rings: the exteriors' areas less their holes'.
+    ///
+    /// geo's `geodesic_area_unsigned` reads a clockwise exterior ring as bounding the rest of
+    /// the Earth, and gives the Earth's area minus the polygon's: the national QPV file is
+    /// wound clockwise, so its QPVs measured 51 billion hectares. geo's `orient` does not
+    /// mend it: it leaves a ring as it is when its extreme vertex has a duplicate or collinear
+    /// neighbour (7 of the 1,584 national QPVs, once rounded). Each ring is measured on its
+    /// own instead, with the signed area, whose magnitude is the ring's area either way for
+    /// anything smaller than half the Earth.
+    pub fn area_m2(&self) -> f64 {
+        let ring =
+            |r: &LineString<f64>| Polygon::new(r.clone(), vec![]).geodesic_area_signed().abs();
+        self.geometry
+            .0
+            .iter()
+            .map(|p| ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>())
+            .sum()
+    }
+
     /// Number of vertices of the geometry (all rings).
     pub fn vertex_count(&self) -> usize {
         self.geometry
@@ -127,6 +147,91 @@ pub fn is_insee_code(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo::polygon;
+
+    /// Area of the WGS84 ellipsoid, m²: 2πa²(1 + (1 − e²)/e · atanh e).
+    const WGS84_AREA_M2: f64 = 510_065_621_724_088.5;
+
+    fn perimeter(geometry: MultiPolygon) -> Perimeter {
+        Perimeter {
+            code: "T".into(),
+            name: "T".into(),
+            kind: PerimeterKind::Qpv,
+            generation: None,
+            insee_communes: Vec::new(),
+            properties: Default::default(),
+            geometry,
+        }
+    }
+
+    /// A square of 0.01° near Lille, with a square hole of 0.005°, wound either way.
+    fn square_with_hole(clockwise: bool) -> Polygon {
+        let mut outer: LineString = vec![
+            (3.00, 50.60),
+            (3.01, 50.60),
+            (3.01, 50.61),
+            (3.00, 50.61),
+            (3.00, 50.60),
+        ]
+        .into();
+        let mut hole: LineString = vec![
+            (3.0025, 50.6025),
+            (3.0025, 50.6075),
+            (3.0075, 50.6075),
+            (3.0075, 50.6025),
+            (3.0025, 50.6025),
+        ]
+        .into();
+        if clockwise {
+            outer.0.reverse();
+            hole.0.reverse();
+        }
+        Polygon::new(outer, vec![hole])
+    }
+
+    #[test]
+    fn area_does_not_depend_on_the_winding() {
+        let ccw = perimeter(MultiPolygon(vec![square_with_hole(false)]));
+        let cw = perimeter(MultiPolygon(vec![square_with_hole(true)]));
+        // 0.01° × 0.01° at 50.6°N: about 707 m × 1,113 m = 78.7 ha, less a quarter for the hole.
+        let a = ccw.area_m2();
+        assert!((a - 0.75 * 707.6 * 1113.0).abs() < 0.01 * a, "{a}");
+        assert!((cw.area_m2() - a).abs() < 1e-6 * a, "{} {a}", cw.area_m2());
+        // What geo's unsigned area alone gives for a clockwise exterior: the Earth minus the
+        // polygon (what registries imported before the fix stored).
+        let mut outer = square_with_hole(true).exterior().clone();
+        let plain = Polygon::new(outer.clone(), vec![]).geodesic_area_unsigned();
+        outer.0.reverse();
+        let own = Polygon::new(outer, vec![]).geodesic_area_unsigned();
+        assert!(own < 1e6, "{own}");
+        assert!((plain + own - WGS84_AREA_M2).abs() < 1.0, "{plain}");
+        // A clockwise ring whose corners have duplicate and collinear neighbours (what
+        // rounding to 4 decimals makes, and where geo's `orient` gives up).
+        let mut ragged: Vec<(f64, f64)> = Vec::new();
+        for c in square_with_hole(true).exterior().0.windows(2) {
+            let (a, b) = (c[0], c[1]);
+            ragged.extend([
+                (a.x, a.y),
+                (a.x, a.y),
+                ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0),
+            ]);
+        }
+        ragged.push(ragged[0]);
+        let plain_square = Polygon::new(square_with_hole(false).exterior().clone(), vec![]);
+        let ragged = perimeter(MultiPolygon(vec![Polygon::new(ragged.into(), vec![])]));
+        let square = perimeter(MultiPolygon(vec![plain_square])).area_m2();
+        assert!(
+            (ragged.area_m2() - square).abs() < 1e-6 * square,
+            "{}",
+            ragged.area_m2()
+        );
+        // Two parts add up; an empty geometry measures nothing.
+        let far = polygon![(x: 5.0, y: 45.0), (x: 5.0, y: 45.01), (x: 5.01, y: 45.01), (x: 5.01, y: 45.0), (x: 5.0, y: 45.0)];
+        let far_area = perimeter(MultiPolygon(vec![far.clone()])).area_m2();
+        let two = perimeter(MultiPolygon(vec![square_with_hole(true), far]));
+        assert!((two.area_m2() - a - far_area).abs() < 1e-6 * a);
+        assert_eq!(perimeter(MultiPolygon(vec![])).area_m2(), 0.0);
+    }
 
     #[test]
     fn generation_and_insee() {

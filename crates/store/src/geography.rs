@@ -154,6 +154,14 @@ fn split_communes(s: &str) -> Vec<String> {
         .collect()
 }
 
+fn with_geometry_from(r: &AnyRow) -> StoreResult<PerimeterWithGeometry> {
+    Ok(PerimeterWithGeometry {
+        row: row_from(r)?,
+        geometry: get_str(r, "geometry")?,
+        properties: get_str(r, "properties")?,
+    })
+}
+
 fn row_from(r: &AnyRow) -> StoreResult<PerimeterRow> {
     Ok(PerimeterRow {
         id: get_i64(r, "id")?,
@@ -315,15 +323,36 @@ impl Store {
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PerimeterWithGeometry {
-                    row: row_from(r)?,
-                    geometry: get_str(r, "geometry")?,
-                    properties: get_str(r, "properties")?,
-                })
-            })
-            .collect()
+        rows.iter().map(with_geometry_from).collect()
+    }
+
+    /// The perimeters whose stored area exceeds `area_m2`, with their geometry (to find
+    /// and mend areas measured wrongly by an earlier import).
+    pub async fn perimeters_with_area_above(
+        &self,
+        area_m2: i64,
+    ) -> StoreResult<Vec<PerimeterWithGeometry>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROW_COLUMNS}, geometry, properties FROM geo_perimeters WHERE area_m2 > $1 ORDER BY id"
+        ))
+        .bind(area_m2)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(with_geometry_from).collect()
+    }
+
+    /// Sets the area of perimeters `(id, area_m2)`, in one transaction.
+    pub async fn set_perimeter_areas(&self, areas: &[(i64, i64)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, area) in areas {
+            sqlx::query("UPDATE geo_perimeters SET area_m2 = $1 WHERE id = $2")
+                .bind(*area)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The perimeters with a code (several generations or kinds may share it), newest
@@ -335,15 +364,7 @@ impl Store {
         .bind(code)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PerimeterWithGeometry {
-                    row: row_from(r)?,
-                    geometry: get_str(r, "geometry")?,
-                    properties: get_str(r, "properties")?,
-                })
-            })
-            .collect()
+        rows.iter().map(with_geometry_from).collect()
     }
 
     /// The generations loaded, newest first, with their QPV counts.

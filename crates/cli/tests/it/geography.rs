@@ -664,6 +664,101 @@ both_engines!(
     cli_locate_on_a_fresh_database
 );
 
+/// Area of a GeoJSON (multi)polygon in m², computed independently of the product: shoelace
+/// formula in a local equirectangular frame (GRS80 metres per degree at the ring's latitude);
+/// holes subtracted.
+fn shoelace_area_m2(geometry: &serde_json::Value) -> f64 {
+    let polygons: Vec<&serde_json::Value> = match geometry["type"].as_str() {
+        Some("Polygon") => vec![&geometry["coordinates"]],
+        _ => geometry["coordinates"].as_array().unwrap().iter().collect(),
+    };
+    let mut total = 0.0;
+    for polygon in polygons {
+        for (i, ring) in polygon.as_array().unwrap().iter().enumerate() {
+            let pts: Vec<(f64, f64)> = ring
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+                .collect();
+            let lat = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
+            let (kx, ky) = quartiers_geo::index::metric_scale(lat);
+            let twice: f64 = pts
+                .windows(2)
+                .map(|w| (w[0].0 * kx) * (w[1].1 * ky) - (w[1].0 * kx) * (w[0].1 * ky))
+                .sum();
+            total += if i == 0 {
+                twice.abs() / 2.0
+            } else {
+                -twice.abs() / 2.0
+            };
+        }
+    }
+    total
+}
+
+/// Areas do not depend on the winding of the file's rings (the national file is wound
+/// clockwise, which geo's unsigned geodesic area read as the rest of the Earth), and areas
+/// stored by an import before the fix are mended by the next `locate` or `serve`.
+async fn areas_are_the_perimeters_own(app: TestApp) {
+    quartiers_web::geo::import::ensure_national(&app.store)
+        .await
+        .unwrap();
+    let c = app.client();
+    let q: serde_json::Value =
+        serde_json::from_str(&c.get("/api/v1/qpv/QN05971M").await.text).unwrap();
+    let area = q["area_m2"].as_i64().unwrap() as f64;
+    let expected = shoelace_area_m2(&q["geometry"]);
+    assert!(
+        (area - expected).abs() < 0.005 * expected,
+        "{area} against {expected}"
+    );
+    let all: serde_json::Value = serde_json::from_str(&c.get("/api/v1/qpv").await.text).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 1584);
+    // The largest QPV, QN97661C in Guyane, measures about 42 km².
+    let odd: Vec<_> = all
+        .iter()
+        .filter(|q| !(1..50_000_000).contains(&q["area_m2"].as_i64().unwrap()))
+        .map(|q| format!("{} {}", q["code"], q["area_m2"]))
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+    // A registry imported before the fix: complements of one and of two clockwise parts.
+    let rows = app.store.list_perimeters().await.unwrap();
+    let earth: i64 = 510_065_621_724_089;
+    let id_of = |code: &str| rows.iter().find(|r| r.code == code).unwrap().id;
+    let wrong = [
+        (id_of("QN05971M"), earth - area as i64),
+        (id_of("QN97653C"), 2 * earth - 1_000_000),
+    ];
+    let before = rows.iter().find(|r| r.code == "QN97653C").unwrap().area_m2;
+    app.store.set_perimeter_areas(&wrong).await.unwrap();
+    let (ok, _, err) = quartiers(
+        &app.database_url,
+        &["locate", "--point", "3.023793,50.628833"],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("Surfaces recalculées : 2 périmètre(s)"),
+        "{err}"
+    );
+    let rows = app.store.list_perimeters().await.unwrap();
+    let now = |code: &str| rows.iter().find(|r| r.code == code).unwrap().area_m2;
+    assert_eq!(now("QN05971M"), area as i64);
+    assert_eq!(now("QN97653C"), before);
+    // Nothing left to mend.
+    let (ok, _, err) = quartiers(
+        &app.database_url,
+        &["locate", "--point", "3.023793,50.628833"],
+    );
+    assert!(ok && !err.contains("Surfaces recalculées"), "{err}");
+}
+
+both_engines!(
+    areas_do_not_depend_on_the_winding,
+    areas_are_the_perimeters_own
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_platform_knows_every_qpv() {
     let app = TestApp::spawn(Engine::Sqlite).await.unwrap();

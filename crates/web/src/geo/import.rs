@@ -2,14 +2,15 @@
 //! files (through the quartiers-geo readers), the national QPV 2024 contours shipped with
 //! Quartiers, the 2015 ↔ 2024 correspondence, and Base Adresse Nationale extracts.
 
-use geo::GeodesicArea;
 use quartiers_geo::index::metric_scale;
 use quartiers_geo::read::{read_geojson_bytes, to_geojson};
 use quartiers_geo::{
     ImportReport, Perimeter, PerimeterIndex, PerimeterKind, ReadOptions, ReadOutput,
 };
 use quartiers_io::ban::{BanError, BanReader};
-use quartiers_store::geography::{BanAddress, Correspondence, NewPerimeter, WriteCounts};
+use quartiers_store::geography::{
+    BanAddress, Correspondence, NewPerimeter, PerimeterRow, WriteCounts,
+};
 use quartiers_store::{Store, StoreResult};
 use std::collections::HashMap;
 use std::io::Read;
@@ -87,7 +88,7 @@ pub fn to_new_perimeter(
 ) -> NewPerimeter {
     let one = to_geojson(std::slice::from_ref(p));
     let geometry = one["features"][0]["geometry"].to_string();
-    let area = p.geometry.geodesic_area_unsigned();
+    let area = p.area_m2();
     NewPerimeter {
         code: p.code.clone(),
         name: p.name.clone(),
@@ -166,6 +167,52 @@ pub async fn ensure_national(store: &Store) -> anyhow::Result<Option<ImportOutco
     Ok(Some(import_national(store).await?))
 }
 
+/// A stored perimeter's code, name and geometry, as the geometry engine takes them (for
+/// measures and overlaps: its kind and attributes do not matter there).
+fn shape_of(row: &PerimeterRow, geometry: geo::MultiPolygon<f64>) -> Perimeter {
+    Perimeter {
+        code: row.code.clone(),
+        name: row.name.clone(),
+        kind: PerimeterKind::Qpv,
+        insee_communes: vec![],
+        generation: None,
+        geometry,
+        properties: Default::default(),
+    }
+}
+
+/// Half the area of the WGS84 ellipsoid, m². No perimeter is that large: a stored area above
+/// it was measured by an import before [`Perimeter::area_m2`] oriented the rings, on a file
+/// wound clockwise (the shipped national contours are), as the Earth minus the perimeter.
+pub const HALF_EARTH_M2: i64 = 255_032_810_862_044;
+
+/// Measures again the perimeters whose stored area is over [`HALF_EARTH_M2`] (registries
+/// imported before the fix) and, when QPVs were among them, the 2015 ↔ 2024 correspondence,
+/// whose shares depend on the areas. Returns the number of areas mended; a registry without
+/// such rows costs one query.
+pub async fn mend_complement_areas(store: &Store) -> anyhow::Result<usize> {
+    let rows = store.perimeters_with_area_above(HALF_EARTH_M2).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let qpv = rows.iter().any(|r| r.row.kind == "qpv");
+    let areas: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            let area = super::parse_geometry(&r.geometry)
+                .map(|geometry| shape_of(&r.row, geometry).area_m2())
+                .filter(|a| a.is_finite())
+                .map_or(0, |a| a.round() as i64);
+            (r.row.id, area)
+        })
+        .collect();
+    store.set_perimeter_areas(&areas).await?;
+    if qpv {
+        update_correspondence(store).await?;
+    }
+    Ok(areas.len())
+}
+
 /// Recomputes the 2015 ↔ 2024 correspondence by overlap when both generations are
 /// loaded: each 2015 QPV's bounding box is sampled on a regular grid (about 10,000
 /// points, 2 to 25 m apart), and the share of its samples inside each 2024 QPV gives the overlap.
@@ -179,15 +226,7 @@ pub async fn update_correspondence(store: &Store) -> StoreResult<Option<usize>> 
         let Some(g) = super::parse_geometry(&r.geometry) else {
             continue;
         };
-        let p = Perimeter {
-            code: r.row.code.clone(),
-            name: r.row.name.clone(),
-            kind: PerimeterKind::Qpv,
-            insee_communes: vec![],
-            generation: None,
-            geometry: g,
-            properties: Default::default(),
-        };
+        let p = shape_of(&r.row, g);
         match r.row.generation.as_str() {
             "2015" => p15.push(p),
             "2024" => {
