@@ -821,6 +821,36 @@ async fn am_i_in_a_qpv_in_a_real_browser() {
         html.contains("leaflet-interactive"),
         "the QPV contour is drawn: {html}"
     );
+    // The map takes the content width (a map inside the DSFR's centred flex figure once
+    // shrank to zero width), and the contour and the point are drawn with a real extent.
+    let sizes: serde_json::Value = page
+        .evaluate(
+            "(() => {
+                const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+                const paths = Array.from(document.querySelectorAll('#carte path.leaflet-interactive'));
+                return { map: size(document.getElementById('carte')), paths: paths.map(size) };
+            })()",
+        )
+        .await
+        .unwrap()
+        .into_value()
+        .unwrap();
+    let map = &sizes["map"];
+    assert!(
+        map[0].as_f64().unwrap() > 300.0 && map[1].as_f64().unwrap() > 200.0,
+        "map size: {sizes}"
+    );
+    let paths = sizes["paths"].as_array().unwrap();
+    assert!(
+        paths.len() >= 2,
+        "the contour and the point are drawn: {sizes}"
+    );
+    assert!(
+        paths
+            .iter()
+            .all(|p| p[0].as_f64().unwrap() > 5.0 && p[1].as_f64().unwrap() > 5.0),
+        "every drawn path has a non-degenerate bounding box: {sizes}"
+    );
     headless.close().await;
 }
 

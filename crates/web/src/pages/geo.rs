@@ -64,7 +64,7 @@ pub fn map(
     html! {
         link rel="stylesheet" href="/static/leaflet/leaflet.css";
         figure.fr-content-media role="group" aria-label=(caption) {
-            div #carte .q-carte style="height: 420px; background: #f6f6f6; border: 1px solid #ddd;"
+            div #carte .q-carte
                 data-tiles=[state.config.tile_url.as_deref()]
                 data-click=[click] {
                 noscript { p.fr-p-2w { "La carte nécessite JavaScript ; la réponse ci-dessus n'en dépend pas." } }
