@@ -350,6 +350,15 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
     let Some(input) = args.input.clone() else {
         bail!("Donnez un fichier à localiser, --point LON,LAT ou --address \"ADRESSE\".");
     };
+    if input.is_dir() {
+        bail!(
+            "{} est un dossier : donnez un fichier CSV ou XLSX.",
+            input.display()
+        );
+    }
+    if !input.exists() {
+        bail!("Fichier introuvable : {}.", input.display());
+    }
     let columns = if let (Some(lon), Some(lat)) = (&args.lon, &args.lat) {
         ColumnSpec::LonLat {
             lon: lon.clone(),

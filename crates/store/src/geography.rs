@@ -193,6 +193,20 @@ pub struct WriteCounts {
     pub inserted: usize,
     /// Perimeters that replaced one with the same kind, generation and code.
     pub replaced: usize,
+    /// Perimeters not written because their code belongs to another perimeter (see
+    /// [`Store::upsert_perimeters`]).
+    pub refused: Vec<CodeTaken>,
+}
+
+/// A perimeter refused because its code is already another perimeter's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeTaken {
+    /// The code.
+    pub code: String,
+    /// Kind of the perimeter that holds it.
+    pub kind: String,
+    /// Contract of the perimeter that holds it, if any.
+    pub contract_slug: Option<String>,
 }
 
 impl Store {
@@ -215,6 +229,13 @@ impl Store {
 
     /// Writes perimeters (replacing those with the same kind, generation and code) and,
     /// for QPV, records their generation; one transaction, registry version bumped.
+    ///
+    /// A code names one perimeter outside the QPV registry: a perimeter of another kind
+    /// (attention perimeter, renewal site...) is refused, and listed in
+    /// [`WriteCounts::refused`], when its code is held by a perimeter of another kind or of
+    /// another contract (a QPV's code included). So a pilot cannot replace another
+    /// contract's perimeter, nor hide a QPV behind a homonym; re-importing a perimeter of
+    /// the same kind and contract replaces it.
     pub async fn upsert_perimeters(
         &self,
         perimeters: &[NewPerimeter],
@@ -225,6 +246,24 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut generations: Vec<&str> = Vec::new();
         for p in perimeters {
+            if p.kind != "qpv" {
+                let holder = sqlx::query(
+                    "SELECT kind, contract_slug FROM geo_perimeters WHERE code = $1 AND (kind <> $2 OR COALESCE(contract_slug, '') <> $3) LIMIT 1",
+                )
+                .bind(&p.code)
+                .bind(&p.kind)
+                .bind(p.contract_slug.as_deref().unwrap_or(""))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(h) = holder {
+                    counts.refused.push(CodeTaken {
+                        code: p.code.clone(),
+                        kind: get_str(&h, "kind")?,
+                        contract_slug: get_opt_str(&h, "contract_slug")?,
+                    });
+                    continue;
+                }
+            }
             let deleted = sqlx::query(
                 "DELETE FROM geo_perimeters WHERE kind = $1 AND generation = $2 AND code = $3",
             )

@@ -526,6 +526,111 @@ async fn import_roles(app: TestApp) {
 }
 both_engines!(perimeter_import_roles, import_roles);
 
+/// Posts the perimeter import form with one GeoJSON file; returns the status and the page.
+async fn import_perimeter(
+    client: &crate::helpers::Client,
+    kind: &str,
+    contract: &str,
+    geojson: &serde_json::Value,
+) -> (u16, String) {
+    let csrf = session_csrf(client).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("type", kind.to_string())
+        .text("contrat", contract.to_string())
+        .part(
+            "fichier",
+            reqwest::multipart::Part::bytes(geojson.to_string().into_bytes())
+                .file_name("perimetre.geojson"),
+        );
+    let r = client
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/perimetres/importer",
+            client.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap().replace("&#39;", "'"))
+}
+
+/// A square perimeter `code` of 0.01° at `(lon, lat)`.
+fn square_perimeter(code: &str, lon: f64, lat: f64) -> serde_json::Value {
+    let (a, b) = (lon + 0.01, lat + 0.01);
+    serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "nom": code}, "geometry": {"type": "Polygon",
+         "coordinates": [[[lon, lat], [a, lat], [a, b], [lon, b], [lon, lat]]]}},
+    ]})
+}
+
+/// A perimeter's code belongs to one contract: the pilot of another contract cannot replace
+/// it, nor can a perimeter take a QPV's code; its own contract re-imports it.
+async fn perimeter_codes(app: TestApp) {
+    let app = app.with_demo().await;
+    load_nord(&app).await;
+    app.user("pilote@mel.fr", Some((Role::Pilote, "mel-2024")), false)
+        .await;
+    app.user("pilote@call.fr", Some((Role::Pilote, "call-2024")), false)
+        .await;
+    let mel = app.signed_in("pilote@mel.fr").await;
+    let call = app.signed_in("pilote@call.fr").await;
+    let lille = square_perimeter("PA-01", 3.05, 50.62);
+    let (status, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &lille).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("1 périmètre(s) ajouté(s), 0 remplacé(s)."),
+        "{page}"
+    );
+    // The other contract's pilot, same code and kind: refused, the MEL perimeter stays.
+    let lens = square_perimeter("PA-01", 2.82, 50.42);
+    let (status, page) = import_perimeter(&call, "attention_perimeter", "call-2024", &lens).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Périmètre « PA-01 » refusé : ce code est déjà utilisé (Périmètre d'attention, contrat « mel-2024 ») ; donnez-lui un autre code."),
+        "{page}"
+    );
+    assert!(
+        page.contains("0 périmètre(s) ajouté(s), 0 remplacé(s)."),
+        "{page}"
+    );
+    let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
+    assert_eq!(a["perimeters"][0]["code"], "PA-01", "{a}");
+    assert_eq!(a["perimeters"][0]["contract"]["slug"], "mel-2024", "{a}");
+    let (_, a) = locate(&app, "lon=2.825&lat=50.425").await;
+    assert_eq!(a["perimeters"].as_array().map(Vec::len), Some(0), "{a}");
+    // Same contract, another kind: refused too (one code, one perimeter).
+    let (_, page) = import_perimeter(&mel, "renewal_site", "mel-2024", &lille).await;
+    assert!(page.contains("Périmètre « PA-01 » refusé"), "{page}");
+    // A QPV's code: refused.
+    let homonym = square_perimeter("QN05972M", 3.05, 50.62);
+    let (_, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &homonym).await;
+    assert!(page.contains("Périmètre « QN05972M » refusé"), "{page}");
+    assert!(
+        page.contains("Quartier prioritaire (QPV), sans contrat"),
+        "{page}"
+    );
+    // Its own contract re-imports it: replaced.
+    let (_, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &lille).await;
+    assert!(
+        page.contains("0 périmètre(s) ajouté(s), 1 remplacé(s)."),
+        "{page}"
+    );
+    assert_eq!(
+        app.store
+            .list_perimeters()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.code == "PA-01" || r.kind != "qpv")
+            .count(),
+        1
+    );
+}
+both_engines!(perimeter_codes_belong_to_one_contract, perimeter_codes);
+
 fn quartiers(db: &str, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_quartiers"))
         .args(args)
@@ -658,6 +763,27 @@ async fn cli_locate_on_a_fresh_database(app: TestApp) {
     assert!(!err.contains("Registre vide"), "{err}");
     assert!(out.contains("statut :"), "{out}");
     assert_eq!(app.store.count_perimeters(Some("qpv")).await.unwrap(), 1584);
+    // The input file is never overwritten, and a missing file or a folder is named.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("points.csv");
+    let data = "id;lon;lat\n1;3,023793;50,628833\n";
+    std::fs::write(&input, data).unwrap();
+    let path = input.to_str().unwrap();
+    let (ok, _, err) = quartiers(&db, &["locate", path, "-o", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("le fichier de résultat serait le fichier d'entrée"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), data);
+    let missing = dir.path().join("absent.csv");
+    let (ok, _, err) = quartiers(&db, &["locate", missing.to_str().unwrap()]);
+    assert!(!ok && err.contains("Fichier introuvable : "), "{err}");
+    let (ok, _, err) = quartiers(&db, &["locate", dir.path().to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("est un dossier : donnez un fichier CSV ou XLSX."),
+        "{err}"
+    );
 }
 both_engines!(
     cli_locate_loads_the_shipped_contours_on_a_fresh_database,

@@ -45,6 +45,11 @@ where
 }
 
 /// Convenience wrapper over [`process_table`] for files on disk.
+///
+/// The result is written to a temporary file beside `output` and renamed over it only
+/// once the whole input has been processed: a run that fails (unreadable input, unknown
+/// column, full disk) leaves no empty file and keeps an earlier result. An `output` that
+/// is the input itself is refused before anything is written.
 pub fn process_path<'r, F, P>(
     input: &Path,
     output: &Path,
@@ -57,7 +62,26 @@ where
     P: FnMut(u64) + Send,
 {
     let inp = std::fs::File::open(input)?;
-    let out = std::fs::File::create(output)?;
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(input), std::fs::canonicalize(output)) {
+        if a == b {
+            return Err(TableError::OutputIsInput(output.display().to_string()));
+        }
+    }
+    let output_error = |e: std::io::Error| TableError::Output {
+        path: output.display().to_string(),
+        reason: french_io_reason(&e),
+    };
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".quartiers-").suffix(".part");
+    // A temporary file is private (0600); the result is an ordinary file, readable as one
+    // written directly would be.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut out = builder.tempfile_in(dir).map_err(output_error)?;
     let mut opts = opts.clone();
     if opts.format.is_none() {
         let name = input.file_name().and_then(|s| s.to_str()).unwrap_or("");
@@ -65,5 +89,18 @@ where
             opts.format = Some(TableFormat::Xlsx);
         }
     }
-    process_table(inp, out, &opts, locate, progress)
+    let summary = process_table(inp, out.as_file_mut(), &opts, locate, progress)?;
+    out.persist(output).map_err(|e| output_error(e.error))?;
+    Ok(summary)
+}
+
+/// The French reason of an I/O error on the output file.
+fn french_io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "le dossier n'existe pas".into(),
+        std::io::ErrorKind::PermissionDenied => "permission refusée".into(),
+        std::io::ErrorKind::StorageFull => "disque plein".into(),
+        std::io::ErrorKind::IsADirectory => "c'est un dossier".into(),
+        _ => format!("erreur du système ({e})"),
+    }
 }

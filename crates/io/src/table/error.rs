@@ -37,6 +37,17 @@ pub enum TableError {
     /// No location column could be detected.
     #[error("{0}")]
     NoLocationColumns(String),
+    /// The output would overwrite the input.
+    #[error("le fichier de résultat serait le fichier d'entrée ({0}) : choisissez un autre nom de sortie")]
+    OutputIsInput(String),
+    /// The output file could not be created or put in place.
+    #[error("écriture de {path} impossible : {reason}")]
+    Output {
+        /// The output path.
+        path: String,
+        /// Why, in French.
+        reason: String,
+    },
     /// The output workbook could not be written.
     #[error("écriture du classeur Excel impossible : {0}")]
     XlsxWrite(String),

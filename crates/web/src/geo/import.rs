@@ -44,6 +44,20 @@ impl ImportOutcome {
             "{} périmètre(s) ajouté(s), {} remplacé(s).",
             self.counts.inserted, self.counts.replaced
         ));
+        for t in &self.counts.refused {
+            let kind = match PerimeterKind::parse(&t.kind) {
+                Some(k) => k.label_fr(),
+                None => t.kind.as_str(),
+            };
+            let contract = match &t.contract_slug {
+                Some(c) => format!("contrat « {c} »"),
+                None => "sans contrat".to_string(),
+            };
+            out.push(format!(
+                "Périmètre « {} » refusé : ce code est déjà utilisé ({kind}, {contract}) ; donnez-lui un autre code.",
+                t.code
+            ));
+        }
         out.extend(report_lines(&self.report));
         if let Some(n) = self.correspondence {
             out.push(format!(
