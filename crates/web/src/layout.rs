@@ -195,7 +195,12 @@ pub fn error_page(status: u16, title: &str, detail: &str) -> Markup {
                     p.fr-text--sm { "Erreur " (status) }
                     p.fr-text--lead { (detail) }
                     ul.fr-btns-group.fr-btns-group--inline-md {
-                        li { a.fr-btn href="/" { "Page d'accueil" } }
+                        @if status == 401 {
+                            li { a.fr-btn href="/connexion" { "Se connecter" } }
+                            li { a.fr-btn.fr-btn--secondary href="/" { "Page d'accueil" } }
+                        } @else {
+                            li { a.fr-btn href="/" { "Page d'accueil" } }
+                        }
                     }
                 }
             }

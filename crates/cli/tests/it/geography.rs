@@ -162,6 +162,13 @@ async fn contracts_qpv_found(app: TestApp) {
         "{}",
         page.text
     );
+    // Displayed numbers take the decimal comma.
+    assert!(
+        page.text
+            .contains("Point : longitude 2,840530, latitude 50,436071 (WGS84)"),
+        "{}",
+        page.text
+    );
 }
 both_engines!(qpv_of_the_three_contracts, contracts_qpv_found);
 
@@ -207,6 +214,13 @@ async fn ban_addresses(app: TestApp) {
         page.text.contains("Secteur Ouest")
             && page.text.contains("/contrats/mel-2024")
             && page.text.contains("id=\"carte\"")
+    );
+    // The geocoding score is written the French way (« score 1,00 »).
+    let score = &page.text[page.text.find("(score ").expect("score shown") + 7..];
+    assert!(
+        score.as_bytes()[1] == b',' && score[2..4].bytes().all(|b| b.is_ascii_digit()),
+        "{}",
+        &score[..20]
     );
 }
 both_engines!(ban_fixture_addresses_answer_their_qpv, ban_addresses);
@@ -391,6 +405,11 @@ async fn bad_inputs(app: TestApp) {
         .await;
     assert_eq!(page.status, 422);
     assert!(page.text.contains("inversées"));
+    assert!(
+        page.text.contains("(longitude 50,63, latitude 3,06)"),
+        "{}",
+        page.text
+    );
 
     app.user("admin@quartiers.fr", None, true).await;
     let c = app.signed_in("admin@quartiers.fr").await;
@@ -458,14 +477,32 @@ async fn import_roles(app: TestApp) {
         .await;
     app.user("lecteur@mel.fr", Some((Role::Lecteur, "mel-2024")), false)
         .await;
+    app.user("admin@quartiers.fr", None, true).await;
     let anon = app.client();
-    assert_eq!(
-        anon.get("/quartiers-prioritaires/perimetres/importer")
-            .await
-            .status,
-        401
+    let refused = anon
+        .get("/quartiers-prioritaires/perimetres/importer")
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .text
+            .contains("<a class=\"fr-btn\" href=\"/connexion\">Se connecter</a>"),
+        "the 401 page offers to sign in: {}",
+        refused.text
     );
+    // The import button is offered only to those who may import.
+    let button = "Importer un périmètre";
+    assert!(!anon
+        .get("/quartiers-prioritaires")
+        .await
+        .text
+        .contains(button));
     let lecteur = app.signed_in("lecteur@mel.fr").await;
+    assert!(!lecteur
+        .get("/quartiers-prioritaires")
+        .await
+        .text
+        .contains(button));
     assert_eq!(
         lecteur
             .get("/quartiers-prioritaires/perimetres/importer")
@@ -474,11 +511,43 @@ async fn import_roles(app: TestApp) {
         403
     );
     let pilote = app.signed_in("pilote@mel.fr").await;
+    assert!(pilote
+        .get("/quartiers-prioritaires")
+        .await
+        .text
+        .contains(button));
     let form = pilote
         .get("/quartiers-prioritaires/perimetres/importer")
         .await;
     assert_eq!(form.status, 200);
     assert!(form.text.contains("mel-2024") && !form.text.contains("value=\"call-2024\""));
+    // A pilot's own contract is chosen, and the administrators' choices are not offered.
+    assert!(
+        form.text.contains("<option value=\"mel-2024\" selected>"),
+        "{}",
+        form.text
+    );
+    assert!(
+        !form.text.contains("aucun (administrateurs)") && !form.text.contains("value=\"qpv\""),
+        "{}",
+        form.text
+    );
+    let admin = app.signed_in("admin@quartiers.fr").await;
+    assert!(admin
+        .get("/quartiers-prioritaires")
+        .await
+        .text
+        .contains(button));
+    let form = admin
+        .get("/quartiers-prioritaires/perimetres/importer")
+        .await;
+    assert!(
+        form.text
+            .contains("<option value=\"\" selected>— aucun (administrateurs) —</option>")
+            && form.text.contains("value=\"qpv\""),
+        "{}",
+        form.text
+    );
     let csrf = session_csrf(&pilote).await;
     let gj = serde_json::json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"code": "MEL-ATT-1"}, "geometry": {"type": "Polygon", "coordinates": [[[3.05,50.62],[3.06,50.62],[3.06,50.63],[3.05,50.63],[3.05,50.62]]]}},

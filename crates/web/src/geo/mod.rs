@@ -9,6 +9,7 @@ mod rows;
 
 pub use rows::SnapshotRows;
 
+use quartiers_domain::french::french_decimal;
 use quartiers_geo::{Crs, IndexOptions, Location, Perimeter, PerimeterIndex, PerimeterKind};
 use quartiers_io::ban::{AddressIndex, BanRecord, GeocodeResult, Precision};
 use quartiers_io::output::Status;
@@ -185,7 +186,9 @@ pub fn swapped_message(lon: f64, lat: f64) -> Option<String> {
     let in_metro = |x: f64, y: f64| (-5.6..=10.0).contains(&x) && (41.2..=51.2).contains(&y);
     if !in_metro(lon, lat) && in_metro(lat, lon) {
         Some(format!(
-            "latitude et longitude semblent inversées (longitude {lon}, latitude {lat}) : en France métropolitaine la longitude est comprise entre -5,6 et 10 et la latitude entre 41 et 51"
+            "latitude et longitude semblent inversées (longitude {}, latitude {}) : en France métropolitaine la longitude est comprise entre -5,6 et 10 et la latitude entre 41 et 51",
+            french_decimal(lon, None),
+            french_decimal(lat, None)
         ))
     } else {
         None
@@ -199,7 +202,9 @@ pub fn check_wgs84(lon: f64, lat: f64) -> Result<(), String> {
     }
     if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
         return Err(format!(
-            "coordonnées hors limites (longitude {lon}, latitude {lat}) : la longitude doit être comprise entre -180 et 180, la latitude entre -90 et 90"
+            "coordonnées hors limites (longitude {}, latitude {}) : la longitude doit être comprise entre -180 et 180, la latitude entre -90 et 90",
+            french_decimal(lon, None),
+            french_decimal(lat, None)
         ));
     }
     if let Some(m) = swapped_message(lon, lat) {
@@ -360,11 +365,15 @@ impl Snapshot {
             .containing
             .iter()
             .any(|&id| self.entries[id as usize].current_qpv);
+        let tolerance = format!(
+            "{} m",
+            french_decimal(self.index.options().boundary_tolerance_m, None)
+        );
         let (status, message) = if in_qpv {
             if location.near_boundary {
                 (
                     Status::ToCheck,
-                    "dans un QPV, mais à moins de la tolérance d'une limite".to_string(),
+                    format!("dans un QPV, mais à moins de {tolerance} d'une limite"),
                 )
             } else {
                 (Status::InQpv, String::new())
@@ -376,7 +385,7 @@ impl Snapshot {
         {
             (
                 Status::ToCheck,
-                "hors QPV, mais à moins de la tolérance d'une limite de QPV".to_string(),
+                format!("hors QPV, mais à moins de {tolerance} d'une limite de QPV"),
             )
         } else if location.containing.is_empty() {
             match swapped_message(lon, lat) {

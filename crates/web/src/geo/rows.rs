@@ -213,6 +213,33 @@ mod tests {
     }
 
     #[test]
+    fn messages_write_french_numbers_and_the_tolerance() {
+        let snap = snapshot();
+        // About 3.5 m inside and outside the western edge of the QPV (3.05).
+        let inside = snap.locate_point(3.05005, 50.63);
+        assert_eq!(inside.status, Status::ToCheck);
+        assert_eq!(
+            inside.message,
+            "dans un QPV, mais à moins de 15 m d'une limite"
+        );
+        let outside = snap.locate_point(3.04995, 50.63);
+        assert_eq!(outside.status, Status::ToCheck);
+        assert_eq!(
+            outside.message,
+            "hors QPV, mais à moins de 15 m d'une limite de QPV"
+        );
+        let swapped = snap.locate_point(50.628833, 3.023793);
+        assert_eq!(swapped.status, Status::NotLocated);
+        assert!(
+            swapped
+                .message
+                .contains("(longitude 50,628833, latitude 3,023793)"),
+            "{}",
+            swapped.message
+        );
+    }
+
+    #[test]
     fn batches_answer_as_row_by_row() {
         // Points inside, outside, on and near the boundaries, in the overlap, swapped,
         // in Lambert-93, an address with no BAN loaded and an unreadable row, mixed:

@@ -14,6 +14,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped};
+use quartiers_domain::french::french_decimal;
 use quartiers_domain::permissions::Action;
 use quartiers_geo::{PerimeterKind, ReadOptions};
 use quartiers_io::output::{process_table, ProcessOptions, Summary};
@@ -117,11 +118,11 @@ fn answer_block(a: &LocateAnswer) -> Markup {
             h2 { "Réponse" }
             (status_badge(a))
             @if let Some(g) = &a.geocoding {
-                p { "Adresse trouvée : " strong { (g.label) } " (score " (format!("{:.2}", g.score)) ", "
+                p { "Adresse trouvée : " strong { (g.label) } " (score " (french_decimal(g.score, Some(2))) ", "
                     (if g.precision == "voie" { "position de la voie" } else { "position du numéro" }) ")" }
             }
             @if let (Some(lon), Some(lat)) = (a.lon, a.lat) {
-                p.fr-text--sm { "Point : longitude " (format!("{lon:.6}")) ", latitude " (format!("{lat:.6}")) " (WGS84)" }
+                p.fr-text--sm { "Point : longitude " (french_decimal(lon, Some(6))) ", latitude " (french_decimal(lat, Some(6))) " (WGS84)" }
             }
             @if let Some(m) = &a.message { p { (m) } }
             @for q in &a.qpv {
@@ -273,7 +274,7 @@ pub async fn am_i_in_a_qpv(
 
 fn fr_area(m2: i64) -> String {
     let ha = m2 as f64 / 10_000.0;
-    format!("{} ha", format!("{ha:.1}").replace('.', ","))
+    format!("{} ha", french_decimal(ha, Some(1)))
 }
 
 /// GET /quartiers-prioritaires
@@ -298,7 +299,9 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Htm
             li { a.fr-btn.fr-btn--secondary href="/quartiers-prioritaires/localiser-un-fichier" { "Localiser un fichier" } }
             li { a.fr-btn.fr-btn--tertiary href="/quartiers-prioritaires/registre.geojson" download { "Télécharger le registre (GeoJSON)" } }
             li { a.fr-btn.fr-btn--tertiary href="/quartiers-prioritaires/registre.csv" download { "Télécharger le registre (CSV)" } }
-            li { a.fr-btn.fr-btn--tertiary href="/quartiers-prioritaires/perimetres/importer" { "Importer un périmètre" } }
+            @if may_import(&visitor).is_ok() {
+                li { a.fr-btn.fr-btn--tertiary href="/quartiers-prioritaires/perimetres/importer" { "Importer un périmètre" } }
+            }
         }
         h2 { "Générations chargées" }
         @if generations.is_empty() { p { "Aucune." } }
@@ -521,7 +524,7 @@ pub async fn contract_map(
         h1 { "Carte — " (name) }
         p { (mine.iter().filter(|(_, e)| e.kind == PerimeterKind::Qpv).count()) " QPV et "
             (mine.iter().filter(|(_, e)| e.kind != PerimeterKind::Qpv).count()) " autre(s) périmètre(s)." }
-        (map(&state, &collection(features), None, None, &format!("QPV et périmètres du contrat {name}")))
+        (map(&state, &collection(features), None, None, &format!("QPV et périmètres — {name}")))
         div.fr-table { table #perimetres-contrat {
             thead { tr { th { "Code" } th { "Nom" } th { "Type" } } }
             tbody { @for (_, e) in &mine { tr { td { a href=(format!("/quartiers-prioritaires/{}", e.code)) { (e.code) } } td { (e.name) } td { (e.kind_label()) } } } }
@@ -883,7 +886,7 @@ pub async fn batch_submit(
             div.fr-table { table #resume {
                 tbody {
                     tr { th { "Lignes" } td #nb-lignes { (s.rows) } }
-                    tr { th { "Dans un QPV" } td #nb-dans { (s.in_qpv) " (" (format!("{:.1}", pct(s.in_qpv)).replace('.', ",")) " %)" } }
+                    tr { th { "Dans un QPV" } td #nb-dans { (s.in_qpv) " (" (french_decimal(pct(s.in_qpv), Some(1))) " %)" } }
                     tr { th { "Hors QPV" } td #nb-hors { (s.outside_qpv) } }
                     tr { th { "À vérifier" } td #nb-verifier { (s.to_check) } }
                     tr { th { "Non localisées" } td #nb-non-localisees { (s.not_located) } }
@@ -929,6 +932,15 @@ async fn import_page(
         .iter()
         .filter(|c| p.is_some_and(|p| p.can(Action::EditContract(c.id))))
         .collect();
+    // Without a contract, and QPV, are for administrators: others are not offered them,
+    // and their first contract is chosen unless they picked another.
+    let is_admin = p.is_some_and(|p| p.is_admin);
+    let contract = if is_admin || editable.iter().any(|c| c.slug == f.contract) {
+        f.contract.as_str()
+    } else {
+        editable.first().map_or("", |c| c.slug.as_str())
+    };
+    let kinds = KINDS.iter().filter(|(k, _)| is_admin || *k != "qpv");
     let title = "Importer un périmètre";
     Ok(Html(
         layout::page(
@@ -947,13 +959,13 @@ async fn import_page(
                         input.fr-upload type="file" #fichier name="fichier" multiple required;
                     }
                     div.fr-select-group { label.fr-label for="type" { "Type" }
-                        select.fr-select #type name="type" { @for (k, l) in KINDS { option value=(k) selected[f.kind == k] { (l) } } } }
+                        select.fr-select #type name="type" { @for (k, l) in kinds { option value=(k) selected[f.kind == *k] { (l) } } } }
                     div.fr-input-group { label.fr-label for="nom" { "Nom" span.fr-hint-text { "Utilisé quand le fichier ne nomme pas ses entités" } } input.fr-input #nom name="nom" value=(f.name); }
                     div.fr-input-group { label.fr-label for="criteres" { "Critères" } textarea.fr-input #criteres name="criteres" { (f.criteria) } }
                     div.fr-select-group { label.fr-label for="contrat" { "Contrat" }
                         select.fr-select #contrat name="contrat" {
-                            option value="" selected[f.contract.is_empty()] { "— aucun (administrateurs) —" }
-                            @for c in &editable { option value=(c.slug) selected[f.contract == c.slug] { (c.name) } }
+                            @if is_admin { option value="" selected[contract.is_empty()] { "— aucun (administrateurs) —" } }
+                            @for c in &editable { option value=(c.slug) selected[contract == c.slug] { (c.name) } }
                         } }
                     div.fr-input-group { label.fr-label for="generation" { "Génération (QPV)" } input.fr-input #generation name="generation" value=(f.generation); }
                     button.fr-btn type="submit" { "Importer" }
