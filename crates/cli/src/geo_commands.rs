@@ -169,9 +169,9 @@ fn source_name(file: &std::path::Path) -> String {
 
 /// Readies the registry before `serve` and `locate` use it, saying on stderr what it did:
 /// mends the areas an earlier import measured as the Earth minus the perimeter, and loads
-/// the national QPV 2024 contours shipped with Quartiers when the registry holds no QPV (a
-/// fresh platform), so that a fresh install answers for every QPV of France instead of
-/// « hors QPV » everywhere.
+/// the national QPV 2024 contours shipped with Quartiers when the registry holds no QPV of
+/// that generation (a fresh platform, or only the 2015 layer imported), so that a fresh
+/// install answers for every QPV of France instead of « hors QPV » everywhere.
 pub async fn prepare_registry(store: &Store) -> anyhow::Result<()> {
     let mended = mend_complement_areas(store).await?;
     if mended > 0 {
@@ -179,7 +179,7 @@ pub async fn prepare_registry(store: &Store) -> anyhow::Result<()> {
     }
     if let Some(o) = ensure_national(store).await? {
         eprintln!(
-            "Registre vide : contours nationaux des QPV 2024 chargés ({} QPV).",
+            "Aucun QPV 2024 dans le registre : contours nationaux des QPV 2024 livrés avec Quartiers chargés ({} QPV).",
             o.counts.inserted
         );
     }

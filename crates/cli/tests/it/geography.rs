@@ -823,13 +823,13 @@ async fn cli_locate_on_a_fresh_database(app: TestApp) {
     assert!(out.contains("statut : dans un QPV"), "{out}");
     assert!(out.contains("qpv : QN05971M"), "{out}");
     assert!(
-        err.contains("Registre vide : contours nationaux des QPV 2024 chargés (1584 QPV)."),
+        err.contains("Aucun QPV 2024 dans le registre : contours nationaux des QPV 2024 livrés avec Quartiers chargés (1584 QPV)."),
         "{err}"
     );
     // Loaded once: the second call finds them in the registry.
     let (ok, out, err) = quartiers(&db, &["locate", "--point", "5.3698,43.2965"]);
     assert!(ok, "{err}");
-    assert!(!err.contains("Registre vide"), "{err}");
+    assert!(!err.contains("Aucun QPV 2024"), "{err}");
     assert!(out.contains("statut :"), "{out}");
     assert_eq!(app.store.count_perimeters(Some("qpv")).await.unwrap(), 1584);
     // The input file is never overwritten, and a missing file or a folder is named.
@@ -968,6 +968,33 @@ async fn fresh_platform_knows_every_qpv() {
         .is_none());
     let (_, a) = locate(&app, "lon=3.023793&lat=50.628833").await;
     assert_eq!(a["qpv"][0]["code"], "QN05971M");
+}
+
+/// A registry holding only the 2015 layer still gets the 2024 contours, the generation in
+/// force: otherwise points would be answered with 2015 QPV alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2015_layer_alone_does_not_replace_the_2024_contours() {
+    let Some(shared) = shared_data() else { return };
+    let app = TestApp::spawn(Engine::Sqlite).await.unwrap();
+    let out = quartiers_geo::read_path(
+        &shared.join("qpv/mel_qpv2015_wgs84.geojson"),
+        &ReadOptions {
+            generation: Some("2015".into()),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    quartiers_web::geo::import::store_read_output(&app.store, out, "mel 2015", None, None)
+        .await
+        .unwrap();
+    let o = quartiers_web::geo::import::ensure_national(&app.store)
+        .await
+        .unwrap()
+        .expect("2024 contours loaded");
+    assert_eq!(o.counts.inserted, 1584);
+    // Lens, Cité 2: a 2024 QPV outside the MEL.
+    let (_, a) = locate(&app, "lon=2.840530&lat=50.436071").await;
+    assert_eq!(a["qpv"][0]["code"], "QN06226M", "{a}");
 }
 
 /// The public "Suis-je dans un QPV ?" page in a real headless Chromium: an address of the

@@ -173,9 +173,15 @@ pub async fn import_national(store: &Store) -> anyhow::Result<ImportOutcome> {
     Ok(store_read_output(store, out, NATIONAL_QPV_2024_NAME, None, None).await?)
 }
 
-/// Imports the shipped national contours when the registry holds no QPV (fresh platform).
+/// Imports the shipped national contours when the registry holds no QPV of the 2024
+/// generation, the one in force (a fresh platform, or one where only the 2015 layer was
+/// imported, which would otherwise answer with 2015 QPV alone).
 pub async fn ensure_national(store: &Store) -> anyhow::Result<Option<ImportOutcome>> {
-    if store.count_perimeters(Some("qpv")).await? > 0 {
+    let generations = store.generations().await?;
+    if generations
+        .iter()
+        .any(|g| g.generation == "2024" && g.count > 0)
+    {
         return Ok(None);
     }
     Ok(Some(import_national(store).await?))
