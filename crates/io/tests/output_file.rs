@@ -110,3 +110,19 @@ fn a_missing_output_folder_is_named_in_french() {
         )
     );
 }
+
+#[test]
+fn a_damaged_workbook_is_explained_in_french() {
+    let dir = tempfile::tempdir().unwrap();
+    // A zip header and nothing else: what a truncated download of a workbook looks like.
+    let input = dir.path().join("classeur.xlsx");
+    std::fs::write(&input, b"PK\x03\x04 tronqu\xc3\xa9").unwrap();
+    let e = run(&input, &dir.path().join("sortie.xlsx"), ColumnSpec::Auto).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "classeur Excel illisible : ce n'est pas un classeur XLSX lisible (archive ZIP \
+         endommagée ou tronquée, ou autre fichier renommé en .xlsx) : enregistrez-le de nouveau \
+         depuis votre tableur au format XLSX, ou en CSV"
+    );
+    assert_eq!(names(dir.path()), ["classeur.xlsx"]);
+}

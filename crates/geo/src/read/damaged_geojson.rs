@@ -3,7 +3,7 @@
 //! complete feature and rejects the others with their line.
 
 use super::feature::Ctx;
-use super::geojson::{geojson_feature, json_error_fr};
+use super::geojson::{geojson_feature, json_error_fr, json_problem_fr};
 use super::{ReadError, ReadOptions, ReadOutput};
 use crate::crs::Crs;
 use serde_json::Value;
@@ -263,7 +263,10 @@ pub(super) fn salvage_feature_collection(
                 let line = line_of(text, r.start) + e.line() - 1;
                 ctx.reject(
                     n,
-                    format!("entité illisible, JSON mal formé à la ligne {line} : {e}"),
+                    format!(
+                        "entité illisible, JSON mal formé à la ligne {line} : {}",
+                        json_problem_fr(&e)
+                    ),
                 );
             }
         }

@@ -83,18 +83,25 @@ const NON_FINITE_NOTE: &str = "valeurs NaN ou Infinity (hors norme JSON) lues co
 
 /// A serde_json error in French, with its line and column.
 pub(super) fn json_error_fr(e: &serde_json::Error) -> String {
+    format!(
+        "JSON mal formé à la ligne {}, colonne {} : {}",
+        e.line(),
+        e.column(),
+        json_problem_fr(e)
+    )
+}
+
+/// The kind of a JSON error, in French (serde_json's own message is English).
+pub(super) fn json_problem_fr(e: &serde_json::Error) -> &'static str {
     use serde_json::error::Category;
-    let what = match e.classify() {
+    match e.classify() {
         Category::Eof => "le fichier s'arrête avant la fin du document (fichier tronqué ?)",
-        Category::Syntax => "syntaxe invalide",
+        Category::Syntax => {
+            "syntaxe invalide (virgule, guillemet, accolade ou crochet manquant ou en trop ?)"
+        }
         Category::Data => "valeur inattendue",
         Category::Io => "lecture impossible",
-    };
-    format!(
-        "JSON mal formé à la ligne {}, colonne {} : {what} (détail : {e})",
-        e.line(),
-        e.column()
-    )
+    }
 }
 
 fn read_geojson_doc(

@@ -25,11 +25,36 @@ impl std::fmt::Debug for XlsxTable {
     }
 }
 
+/// What went wrong with a workbook, in French for the user (calamine's own messages, such
+/// as "Zip error: invalid Zip archive: Could not find EOCD", are English and technical).
+fn xlsx_error_fr(e: &calamine::XlsxError) -> String {
+    use calamine::XlsxError as E;
+    match e {
+        E::Zip(_) => "ce n'est pas un classeur XLSX lisible (archive ZIP endommagée ou tronquée, \
+                      ou autre fichier renommé en .xlsx) : enregistrez-le de nouveau depuis \
+                      votre tableur au format XLSX, ou en CSV"
+            .into(),
+        E::Io(_) => "lecture du fichier impossible".into(),
+        E::Xml(_) | E::XmlAttr(_) | E::XmlEof(_) | E::UnexpectedNode(_) => {
+            "le contenu XML du classeur est endommagé : enregistrez-le de nouveau depuis votre \
+             tableur"
+                .into()
+        }
+        E::Password => "le classeur est protégé par un mot de passe : enregistrez-en une copie \
+                        sans mot de passe"
+            .into(),
+        _ => "le contenu du classeur n'a pas pu être lu : enregistrez-le de nouveau depuis \
+              votre tableur, ou en CSV"
+            .into(),
+    }
+}
+
 impl XlsxTable {
     /// Opens `sheet` (or the first sheet) of the workbook read from `reader`.
     pub fn open<R: Read + io::Seek>(reader: R, sheet: Option<&str>) -> Result<Self, TableError> {
         use calamine::Reader;
-        let mut wb = calamine::Xlsx::new(reader).map_err(|e| TableError::Xlsx(e.to_string()))?;
+        let mut wb =
+            calamine::Xlsx::new(reader).map_err(|e| TableError::Xlsx(xlsx_error_fr(&e)))?;
         let sheets = wb.sheet_names();
         if sheets.is_empty() {
             return Err(TableError::Empty);
@@ -52,7 +77,7 @@ impl XlsxTable {
         };
         let range = wb
             .worksheet_range(&name)
-            .map_err(|e| TableError::Xlsx(e.to_string()))?;
+            .map_err(|e| TableError::Xlsx(xlsx_error_fr(&e)))?;
         let header_row = range
             .rows()
             .position(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)));
