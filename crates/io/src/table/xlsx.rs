@@ -132,16 +132,24 @@ impl XlsxTable {
         out
     }
 
-    /// Data rows after the header, skipping empty rows, with their Excel
-    /// row number (1-based, as shown by Excel).
+    /// Data rows after the header, with their Excel row number (1-based, as shown by
+    /// Excel). Empty rows between data rows are kept, so that the result has one row per
+    /// row of the sheet and row N of the result is row N of the sheet; empty rows after the
+    /// last data row are not rows of the table.
     pub fn rows(&self) -> impl Iterator<Item = (u64, &[calamine::Data])> + '_ {
         let start_row = self.range.start().map_or(0, |(r, _)| r as u64);
         let h = self.header_row.unwrap_or(0);
+        let is_empty = |r: &[calamine::Data]| r.iter().all(|c| matches!(c, calamine::Data::Empty));
+        let end = self
+            .range
+            .rows()
+            .rposition(|r| !is_empty(r))
+            .map_or(0, |last| last + 1);
         self.range
             .rows()
             .enumerate()
+            .take(end)
             .skip(h + 1)
-            .filter(|(_, r)| r.iter().any(|c| !matches!(c, calamine::Data::Empty)))
             .map(move |(i, r)| (start_row + i as u64 + 1, r))
     }
 

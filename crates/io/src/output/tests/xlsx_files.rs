@@ -192,11 +192,19 @@ fn xlsx_single_sheet_has_no_note_and_address_columns_work() {
         |_| {},
     )
     .unwrap();
-    assert_eq!(s.rows, 2);
+    // The empty row between two data rows stays a row: row N of the result is row N of
+    // the sheet.
+    assert_eq!(s.rows, 3);
     assert_eq!(s.to_check, 1);
+    assert_eq!(s.not_located, 2);
     assert!(!s.notes.iter().any(|n| n.contains("feuilles")));
     let (_, rows) = read_xlsx(out.into_inner());
+    assert_eq!(rows.len(), 3);
     assert_eq!(rows[0][5], "à vérifier");
     assert_eq!(rows[0][7], "0.88");
-    assert_eq!(rows[1][8], "adresse introuvable");
+    assert_eq!(rows[1][0], "");
+    assert_eq!(rows[1][5], "non localisé");
+    assert_eq!(rows[1][8], "adresse vide");
+    assert_eq!(rows[2][0], "3 rue Y");
+    assert_eq!(rows[2][8], "adresse introuvable");
 }
