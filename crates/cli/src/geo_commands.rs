@@ -111,6 +111,9 @@ pub struct LocateArgs {
     /// Address column(s) of INPUT, comma-separated.
     #[arg(long = "address-columns")]
     pub address_columns: Option<String>,
+    /// Sheet of an XLSX INPUT to read (default: the first one).
+    #[arg(long)]
+    pub sheet: Option<String>,
     /// Distance to a boundary under which the answer is « à vérifier », in metres.
     #[arg(long, default_value_t = geo::DEFAULT_TOLERANCE_M)]
     pub tolerance: f64,
@@ -313,8 +316,39 @@ fn print_answer(a: &geo::LocateAnswer, json: bool) {
     }
 }
 
+/// Refuses option sets that would silently ignore part of what was asked.
+fn check_locate_args(args: &LocateArgs) -> anyhow::Result<()> {
+    if !args.tolerance.is_finite() || args.tolerance < 0.0 {
+        bail!("--tolerance attend une distance en mètres, positive ou nulle.");
+    }
+    if args.point.is_some() && (args.input.is_some() || args.address.is_some()) {
+        bail!(
+            "--point localise un seul point : ne le combinez ni avec un fichier ni avec --address."
+        );
+    }
+    let file_options = args.lon.is_some()
+        || args.lat.is_some()
+        || args.x.is_some()
+        || args.y.is_some()
+        || args.address_columns.is_some()
+        || args.sheet.is_some()
+        || args.output.is_some();
+    if args.input.is_none() && file_options {
+        bail!("--lon, --lat, --x, --y, --address-columns, --sheet et -o s'appliquent à un fichier : donnez le fichier à localiser.");
+    }
+    let lon_lat = args.lon.is_some() || args.lat.is_some();
+    let xy = args.x.is_some() || args.y.is_some();
+    let address =
+        args.address_columns.is_some() || (args.input.is_some() && args.address.is_some());
+    if [lon_lat, xy, address].iter().filter(|b| **b).count() > 1 {
+        bail!("Choisissez une seule façon de localiser les lignes : --lon/--lat (WGS84), --x/--y (Lambert-93) ou les colonnes d'adresse.");
+    }
+    Ok(())
+}
+
 /// Runs `quartiers locate …`.
 pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
+    check_locate_args(&args)?;
     prepare_registry(store).await?;
     let snap = Snapshot::load(store, args.tolerance).await?;
     if let Some(point) = &args.point {
@@ -392,6 +426,7 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
         .len();
     let start = std::time::Instant::now();
     let out_path = output.clone();
+    let sheet = args.sheet.clone();
     let summary = tokio::task::spawn_blocking(move || {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
@@ -404,6 +439,7 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
         let _ = size;
         let opts = ProcessOptions {
             columns,
+            sheet,
             progress_every: 100_000,
             ..ProcessOptions::default()
         };

@@ -853,6 +853,30 @@ async fn cli_locate_on_a_fresh_database(app: TestApp) {
         !ok && err.contains("est un dossier : donnez un fichier CSV ou XLSX."),
         "{err}"
     );
+    // Options that would be silently ignored are refused, in French.
+    for (args, message) in [
+        (
+            vec!["locate", path, "--point", "3.02,50.62"],
+            "--point localise un seul point",
+        ),
+        (
+            vec!["locate", "--lon", "a", "--lat", "b"],
+            "s'appliquent à un fichier",
+        ),
+        (
+            vec![
+                "locate", path, "--lon", "lon", "--lat", "lat", "--x", "x", "--y", "y",
+            ],
+            "Choisissez une seule façon de localiser les lignes",
+        ),
+        (
+            vec!["locate", "--point", "3.02,50.62", "--tolerance", "NaN"],
+            "--tolerance attend",
+        ),
+    ] {
+        let (ok, _, err) = quartiers(&db, &args);
+        assert!(!ok && err.contains(message), "{args:?}: {err}");
+    }
 }
 both_engines!(
     cli_locate_loads_the_shipped_contours_on_a_fresh_database,
