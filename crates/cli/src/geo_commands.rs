@@ -206,6 +206,7 @@ pub async fn qpv(store: &Store, cmd: QpvCommand) -> anyhow::Result<()> {
                 generation,
                 layer,
                 crs: parse_crs(&crs)?,
+                official_qpv_codes: true,
                 ..ReadOptions::default()
             };
             let out = read_file(file.clone(), opts).await?;

@@ -719,6 +719,45 @@ async fn cli_and_2015(app: TestApp) {
     let (ok, out, err) = quartiers(&db, &["ban", "import", ban_fixture().to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.contains("adresse(s) importée(s)"), "{out}");
+    // The registry takes official QPV codes of the generation given, nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let not_qpv = dir.path().join("communes.geojson");
+    let square = serde_json::json!({"type": "Polygon",
+        "coordinates": [[[3.05, 50.62], [3.06, 50.62], [3.06, 50.63], [3.05, 50.63], [3.05, 50.62]]]});
+    std::fs::write(
+        &not_qpv,
+        serde_json::json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "COMMUNE_59350", "nom": "Lille"}, "geometry": square},
+            {"type": "Feature", "properties": {"code_qp": "QN05971M", "lib_qp": "Secteur Ouest"}, "geometry": square},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, out, err) = quartiers(
+        &db,
+        &[
+            "qpv",
+            "import",
+            not_qpv.to_str().unwrap(),
+            "--generation",
+            "2015",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 acceptée(s)") && out.contains("2 rejetée(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Entité n° 1 rejetée : « COMMUNE_59350 » n'est pas un code de QPV"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Entité n° 2 rejetée : le code « QN05971M » est de la génération 2024, pas 2015"
+        ),
+        "{out}"
+    );
     let Some(shared) = shared_data() else { return };
     let gpkg = shared.join("qpv/icu_mediapart_lille_mel.gpkg");
     let (ok, out, err) = quartiers(

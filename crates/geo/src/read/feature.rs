@@ -40,6 +40,28 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// With [`ReadOptions::official_qpv_codes`], the French reason why `code` cannot be a
+    /// QPV of this import: not an official code, or of another generation.
+    fn check_official_code(&self, code: &str) -> Result<(), String> {
+        if !(self.opts.official_qpv_codes && self.opts.kind == PerimeterKind::Qpv) {
+            return Ok(());
+        }
+        let Some(of_code) = qpv_generation_from_code(code) else {
+            return Err(format!(
+                "« {code} » n'est pas un code de QPV (QN + 6 caractères pour la génération \
+                 2024, QP + 6 pour 2015) : si ce n'est pas un quartier prioritaire, importez-le \
+                 comme autre périmètre (quartiers perimeter import)"
+            ));
+        };
+        match self.opts.generation.as_deref() {
+            Some(g) if g != of_code => Err(format!(
+                "le code « {code} » est de la génération {of_code}, pas {g} : vérifiez la \
+                 génération indiquée"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn reject(&mut self, feature: usize, message: String) {
         self.out.report.features_read += 1;
         self.out
@@ -59,6 +81,9 @@ impl<'a> Ctx<'a> {
             Ok(c) => c,
             Err(m) => return self.reject(feature, m),
         };
+        if let Err(m) = self.check_official_code(&code) {
+            return self.reject(feature, m);
+        }
         let geom = match geom {
             Ok(g) => g,
             Err(m) => return self.reject(feature, format!("{code} : {m}")),

@@ -74,6 +74,12 @@ pub struct ReadOptions {
     pub layer: Option<String>,
     /// Swap coordinates back when the axes are obviously inverted, instead of rejecting.
     pub fix_swapped_axes: bool,
+    /// For [`PerimeterKind::Qpv`]: reject a feature whose code is not an official QPV code
+    /// (`QN` + 6 characters for 2024, `QP` + 6 for 2015), or whose code's generation is not
+    /// [`ReadOptions::generation`]. The registry imports (`quartiers qpv import`, the
+    /// administrators' page) set it, so that a layer of communes or a mistyped generation
+    /// does not become QPV.
+    pub official_qpv_codes: bool,
 }
 
 /// A feature accepted after a repair.

@@ -1151,6 +1151,7 @@ pub async fn perimeter_import(
     let opts = ReadOptions {
         kind,
         generation: Some(f.generation.trim().to_string()).filter(|g| !g.is_empty()),
+        official_qpv_codes: true,
         ..ReadOptions::default()
     };
     let read = tokio::task::spawn_blocking(move || quartiers_geo::read_path(&main, &opts))
