@@ -8,8 +8,8 @@ use quartiers_io::output::{process_path, ProcessOptions};
 use quartiers_io::table::ColumnSpec;
 use quartiers_store::Store;
 use quartiers_web::geo::import::{
-    ensure_national, import_ban_paths, import_national, mend_complement_areas, store_read_output,
-    ImportOutcome,
+    code_prefix, ensure_national, import_ban_paths, import_national, mend_complement_areas,
+    store_read_output, ImportOutcome,
 };
 use quartiers_web::geo::{self, Snapshot};
 use std::path::PathBuf;
@@ -245,6 +245,7 @@ pub async fn perimeter(store: &Store, cmd: PerimeterCommand) -> anyhow::Result<(
         generation,
         layer,
         crs: parse_crs(&crs)?,
+        code_prefix: Some(code_prefix(&name, kind)),
         ..ReadOptions::default()
     };
     let mut out = read_file(file.clone(), opts).await?;

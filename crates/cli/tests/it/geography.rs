@@ -681,6 +681,48 @@ async fn perimeter_codes(app: TestApp) {
         page.contains("Quartier prioritaire (QPV), sans contrat"),
         "{page}"
     );
+    // A file without codes: each feature gets the name given, in capitals, and its number.
+    let csrf = session_csrf(&mel).await;
+    let drawn = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+         "coordinates": [[[3.07, 50.60], [3.08, 50.60], [3.08, 50.61], [3.07, 50.61], [3.07, 50.60]]]}},
+    ]});
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("type", "attention_perimeter")
+        .text("nom", "Périmètre d'attention Fives")
+        .text("contrat", "mel-2024")
+        .part(
+            "fichier",
+            reqwest::multipart::Part::bytes(drawn.to_string().into_bytes())
+                .file_name("dessin.geojson"),
+        );
+    let page = mel
+        .http
+        .post(format!(
+            "{}/quartiers-prioritaires/perimetres/importer",
+            mel.base
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("1 périmètre(s) ajouté(s), 0 remplacé(s)."),
+        "{page}"
+    );
+    let (_, a) = locate(&app, "lon=3.075&lat=50.605").await;
+    assert_eq!(
+        a["perimeters"][0]["code"], "PERIMETRE-D-ATTENTION-FIVES-1",
+        "{a}"
+    );
+    assert_eq!(
+        a["perimeters"][0]["name"], "Périmètre d'attention Fives",
+        "{a}"
+    );
     // Its own contract re-imports it: replaced.
     let (_, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &lille).await;
     assert!(
@@ -695,7 +737,7 @@ async fn perimeter_codes(app: TestApp) {
             .iter()
             .filter(|r| r.code == "PA-01" || r.kind != "qpv")
             .count(),
-        1
+        2
     );
 }
 both_engines!(perimeter_codes_belong_to_one_contract, perimeter_codes);

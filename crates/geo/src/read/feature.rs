@@ -77,9 +77,12 @@ impl<'a> Ctx<'a> {
         props: Map<String, Value>,
         geom: Result<RawPolygons, String>,
     ) {
-        let code = match self.code(&props) {
-            Ok(c) => c,
-            Err(m) => return self.reject(feature, m),
+        let code = match (self.code(&props), &self.opts.code_prefix) {
+            (Ok(c), _) => c,
+            (Err(_), Some(prefix)) if self.opts.kind != PerimeterKind::Qpv => {
+                format!("{prefix}-{feature}")
+            }
+            (Err(m), _) => return self.reject(feature, m),
         };
         if let Err(m) = self.check_official_code(&code) {
             return self.reject(feature, m);

@@ -80,6 +80,10 @@ pub struct ReadOptions {
     /// administrators' page) set it, so that a layer of communes or a mistyped generation
     /// does not become QPV.
     pub official_qpv_codes: bool,
+    /// For perimeters other than QPV: the code of a feature that has none is this prefix,
+    /// a dash and the feature's number (`PA-FIVES-1`), instead of a rejection. Perimeters
+    /// drawn locally often carry only a name.
+    pub code_prefix: Option<String>,
 }
 
 /// A feature accepted after a repair.

@@ -158,6 +158,23 @@ pub async fn store_read_output(
     })
 }
 
+/// The prefix of the codes given to perimeters whose file has none: their name in capitals,
+/// without accents, words joined by dashes (« Périmètre d'attention Fives » →
+/// `PERIMETRE-D-ATTENTION-FIVES`), at most 40 characters; the kind's name when no name
+/// is given.
+pub fn code_prefix(name: &str, kind: PerimeterKind) -> String {
+    let from = if name.trim().is_empty() {
+        kind.label_fr()
+    } else {
+        name
+    };
+    let mut code = quartiers_io::text::fold(from)
+        .to_uppercase()
+        .replace(' ', "-");
+    code.truncate(40);
+    code.trim_end_matches('-').to_string()
+}
+
 /// Imports the shipped national QPV 2024 contours.
 pub async fn import_national(store: &Store) -> anyhow::Result<ImportOutcome> {
     let out = tokio::task::spawn_blocking(|| {

@@ -5,7 +5,7 @@
 
 use crate::auth::Visitor;
 use crate::error::{Error, Result};
-use crate::geo::import::{report_lines, store_read_output};
+use crate::geo::import::{code_prefix, report_lines, store_read_output};
 use crate::geo::{self, LocateAnswer, Snapshot, PRECISION_NOTE};
 use crate::layout::{self, Frame};
 use crate::upload::{self, UploadError};
@@ -960,7 +960,7 @@ async fn import_page(
                     }
                     div.fr-select-group { label.fr-label for="type" { "Type" }
                         select.fr-select #type name="type" { @for (k, l) in kinds { option value=(k) selected[f.kind == *k] { (l) } } } }
-                    div.fr-input-group { label.fr-label for="nom" { "Nom" span.fr-hint-text { "Utilisé quand le fichier ne nomme pas ses entités" } } input.fr-input #nom name="nom" value=(f.name); }
+                    div.fr-input-group { label.fr-label for="nom" { "Nom" span.fr-hint-text { "Utilisé quand le fichier ne nomme pas ses entités ; sans code dans le fichier, chaque entité reçoit ce nom en capitales suivi de son numéro (PERIMETRE-FIVES-1…)" } } input.fr-input #nom name="nom" value=(f.name); }
                     div.fr-input-group { label.fr-label for="criteres" { "Critères" } textarea.fr-input #criteres name="criteres" { (f.criteria) } }
                     div.fr-select-group { label.fr-label for="contrat" { "Contrat" }
                         select.fr-select #contrat name="contrat" {
@@ -1152,6 +1152,7 @@ pub async fn perimeter_import(
         kind,
         generation: Some(f.generation.trim().to_string()).filter(|g| !g.is_empty()),
         official_qpv_codes: true,
+        code_prefix: Some(code_prefix(&f.name, kind)),
         ..ReadOptions::default()
     };
     let read = tokio::task::spawn_blocking(move || quartiers_geo::read_path(&main, &opts))
