@@ -93,7 +93,9 @@ pub fn inspect_table<R: Read + Seek>(
             }
         }
         TableFormat::Xlsx => {
-            let table = XlsxTable::open(input, opts.sheet.as_deref())?;
+            let table = XlsxTable::open_usable(input, opts.sheet.as_deref(), |h| {
+                detect_columns(h, &opts.columns).is_ok()
+            })?;
             preview.headers = table.headers();
             preview.sheets = table.sheets.clone();
             preview.sheet = Some(table.sheet.clone());

@@ -31,9 +31,11 @@ where
     use calamine::Data;
     use rust_xlsxwriter::{Format, Workbook};
 
-    let table = XlsxTable::open(input, opts.sheet.as_deref())?;
+    let table = XlsxTable::open_usable(input, opts.sheet.as_deref(), |h| {
+        detect_columns(h, &opts.columns).is_ok()
+    })?;
     let headers = table.headers();
-    let mapping = detect_columns(&headers, &opts.columns)?;
+    let mapping = detect_columns(&headers, &opts.columns).map_err(|e| table.with_sheets(e))?;
     let mut summary = Summary {
         sheet: Some(SheetInfo {
             name: table.sheet.clone(),

@@ -13,6 +13,8 @@ pub struct XlsxTable {
     pub sheets: Vec<String>,
     range: calamine::Range<calamine::Data>,
     header_row: Option<usize>,
+    /// Sheets before this one that were passed over (no usable header).
+    skipped: Vec<String>,
 }
 
 impl std::fmt::Debug for XlsxTable {
@@ -52,6 +54,19 @@ fn xlsx_error_fr(e: &calamine::XlsxError) -> String {
 impl XlsxTable {
     /// Opens `sheet` (or the first sheet) of the workbook read from `reader`.
     pub fn open<R: Read + io::Seek>(reader: R, sheet: Option<&str>) -> Result<Self, TableError> {
+        Self::open_usable(reader, sheet, |_| true)
+    }
+
+    /// Opens `sheet` when it is named; otherwise the first sheet whose header `usable`
+    /// accepts (the first with location columns, for a batch), or the first sheet when
+    /// none does, so that its error is the one reported. A workbook that starts with a
+    /// sheet of notes is read from the sheet that holds the data, and [`XlsxTable::note`]
+    /// says so.
+    pub fn open_usable<R: Read + io::Seek>(
+        reader: R,
+        sheet: Option<&str>,
+        usable: impl Fn(&[String]) -> bool,
+    ) -> Result<Self, TableError> {
         use calamine::Reader;
         let mut wb =
             calamine::Xlsx::new(reader).map_err(|e| TableError::Xlsx(xlsx_error_fr(&e)))?;
@@ -59,37 +74,90 @@ impl XlsxTable {
         if sheets.is_empty() {
             return Err(TableError::Empty);
         }
-        let name = match sheet {
-            Some(s) => sheets
-                .iter()
-                .find(|n| n.as_str() == s)
-                .or_else(|| sheets.iter().find(|n| n.to_lowercase() == s.to_lowercase()))
-                .cloned()
-                .ok_or_else(|| TableError::SheetNotFound {
-                    name: s.to_string(),
-                    available: sheets
-                        .iter()
-                        .map(|n| format!("« {n} »"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?,
-            None => sheets[0].clone(),
+        let mut load = |name: &str| -> Result<XlsxTable, TableError> {
+            let range = wb
+                .worksheet_range(name)
+                .map_err(|e| TableError::Xlsx(xlsx_error_fr(&e)))?;
+            let header_row = range
+                .rows()
+                .position(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)));
+            Ok(XlsxTable {
+                sheet: name.to_string(),
+                sheets: sheets.clone(),
+                range,
+                header_row,
+                skipped: Vec::new(),
+            })
         };
-        let range = wb
-            .worksheet_range(&name)
-            .map_err(|e| TableError::Xlsx(xlsx_error_fr(&e)))?;
-        let header_row = range
-            .rows()
-            .position(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)));
-        if header_row.is_none() {
+        let table = match sheet {
+            Some(s) => {
+                let name = sheets
+                    .iter()
+                    .find(|n| n.as_str() == s)
+                    .or_else(|| sheets.iter().find(|n| n.to_lowercase() == s.to_lowercase()))
+                    .ok_or_else(|| TableError::SheetNotFound {
+                        name: s.to_string(),
+                        available: sheets
+                            .iter()
+                            .map(|n| format!("« {n} »"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?;
+                load(name)?
+            }
+            None => {
+                let first = load(&sheets[0])?;
+                if first.header_row.is_some() && usable(&first.headers()) {
+                    first
+                } else {
+                    let mut chosen = None;
+                    for name in &sheets[1..] {
+                        let t = load(name)?;
+                        if t.header_row.is_some() && usable(&t.headers()) {
+                            chosen = Some(t);
+                            break;
+                        }
+                    }
+                    match chosen {
+                        Some(mut t) => {
+                            t.skipped = sheets
+                                .iter()
+                                .take_while(|n| **n != t.sheet)
+                                .cloned()
+                                .collect();
+                            t
+                        }
+                        None => first,
+                    }
+                }
+            }
+        };
+        if table.header_row.is_none() {
             return Err(TableError::Empty);
         }
-        Ok(XlsxTable {
-            sheet: name,
-            sheets,
-            range,
-            header_row,
-        })
+        Ok(table)
+    }
+
+    /// `e`, naming the workbook's other sheets when no location column was found in this
+    /// one (the data may be on another sheet).
+    pub fn with_sheets(&self, e: TableError) -> TableError {
+        match e {
+            TableError::NoLocationColumns(m) if self.sheets.len() > 1 => {
+                let others: Vec<String> = self
+                    .sheets
+                    .iter()
+                    .filter(|s| **s != self.sheet)
+                    .map(|s| format!("« {s} »"))
+                    .collect();
+                TableError::NoLocationColumns(format!(
+                    "{m} (feuille « {} » ; autres feuilles du classeur : {} : choisissez la \
+                     feuille qui contient les données)",
+                    self.sheet,
+                    others.join(", ")
+                ))
+            }
+            other => other,
+        }
     }
 
     /// French note when the workbook has other sheets that were not read.
@@ -104,8 +172,21 @@ impl XlsxTable {
             .map(|s| format!("« {s} »"))
             .collect();
         let first = self.sheets.first().is_some_and(|s| *s == self.sheet);
+        let skipped = if self.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Les feuilles précédentes ({}) n'ont pas de colonne de localisation reconnue : \
+                 la première qui en a une a été choisie.",
+                self.skipped
+                    .iter()
+                    .map(|s| format!("« {s} »"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         Some(format!(
-            "Le classeur contient {} feuilles ; seule la feuille « {} »{} a été traitée. Autres feuilles : {}.",
+            "Le classeur contient {} feuilles ; seule la feuille « {} »{} a été traitée. Autres feuilles : {}.{skipped}",
             self.sheets.len(),
             self.sheet,
             if first { " (la première)" } else { "" },

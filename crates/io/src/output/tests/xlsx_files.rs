@@ -208,3 +208,62 @@ fn xlsx_single_sheet_has_no_note_and_address_columns_work() {
     assert_eq!(rows[2][0], "3 rue Y");
     assert_eq!(rows[2][8], "adresse introuvable");
 }
+
+#[test]
+fn xlsx_without_a_named_sheet_is_read_from_the_first_sheet_with_location_columns() {
+    let input = make_xlsx(&[
+        (
+            "Notes",
+            vec![vec!["Ceci est une feuille de notes"], vec!["rien"]],
+        ),
+        (
+            "Bénéficiaires",
+            vec![vec!["lon", "lat"], vec!["3.1", "50.6"], vec!["2.0", "48.0"]],
+        ),
+    ]);
+    let mut out = Cursor::new(Vec::new());
+    let s = process_table(
+        Cursor::new(input),
+        &mut out,
+        &ProcessOptions::default(),
+        locate_simple,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(s.rows, 2);
+    assert_eq!(s.sheet.as_ref().unwrap().name, "Bénéficiaires");
+    assert!(
+        s.notes.iter().any(|n| n.contains(
+            "Les feuilles précédentes (« Notes ») n'ont pas de colonne de localisation reconnue"
+        )),
+        "{:?}",
+        s.notes
+    );
+
+    // No sheet has location columns: the first sheet's error names the others.
+    let input = make_xlsx(&[
+        (
+            "Notes",
+            vec![vec!["Ceci est une feuille de notes"], vec!["rien"]],
+        ),
+        (
+            "Budget",
+            vec![vec!["poste", "montant"], vec!["loyer", "1200"]],
+        ),
+    ]);
+    let e = process_table(
+        Cursor::new(input),
+        Cursor::new(Vec::new()),
+        &ProcessOptions::default(),
+        locate_simple,
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().ends_with(
+            "(feuille « Notes » ; autres feuilles du classeur : « Budget » : choisissez la \
+             feuille qui contient les données)"
+        ),
+        "{e}"
+    );
+}
