@@ -13,10 +13,15 @@
 //! 59350_1000_00004_bis;59350_1000;4;bis;Rue des Tisserands;59000;59350;Lille;;;701761.34;7059094.53;3.024851;50.628833;entrée;;;LILLE;RUE DES TISSERANDS;commune;commune;1;\n";
 //! let records = BanReader::new(csv.as_bytes()).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
 //! let index = AddressIndex::from_records(&records);
-//! let hit = index.geocode("4b r. des Tisserands, 59000 LILLE").unwrap();
+//! let geocoding = index.geocode("4b r. des Tisserands, 59000 LILLE");
+//! let hit = geocoding.found().unwrap();
 //! assert_eq!(hit.label, "4 bis Rue des Tisserands 59000 Lille");
 //! assert_eq!(hit.precision, Precision::Numero);
 //! assert!(hit.score > 0.9);
+//! // A street of the base that only shares the word `rue`: not located.
+//! let miss = index.geocode("4 rue de la Paix 59000 Lille");
+//! assert!(miss.result().is_none());
+//! assert!(miss.message().unwrap().starts_with("adresse introuvable"));
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -414,6 +419,9 @@ pub struct ParsedQuery {
     pub code_postal: Option<String>,
     /// Remaining normalised tokens (street and commune words).
     pub tokens: Vec<String>,
+    /// The text says `CEDEX`: its postcode is a CEDEX code, absent from the BAN,
+    /// and is not checked against the candidates.
+    pub cedex: bool,
 }
 
 /// Splits an address text into house number, repetition index, postcode and
@@ -430,7 +438,10 @@ pub struct ParsedQuery {
 pub fn parse_query(text: &str) -> ParsedQuery {
     let folded = fold(text);
     let mut raw: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
-    let mut q = ParsedQuery::default();
+    let mut q = ParsedQuery {
+        cedex: raw.contains(&"cedex"),
+        ..ParsedQuery::default()
+    };
     // Postcode: last 5-digit token.
     if let Some(i) = raw
         .iter()
@@ -499,7 +510,7 @@ impl Precision {
     }
 }
 
-/// Best match of [`AddressIndex::geocode`].
+/// A match of [`AddressIndex::geocode`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeocodeResult {
     /// WGS84 longitude.
@@ -522,6 +533,176 @@ pub struct GeocodeResult {
     pub commune: String,
 }
 
+/// Minimum score of an accepted match. The score adds 0.6 × street-name
+/// agreement, 0.15 × share of the query's words explained and 0.25 × commune
+/// agreement, minus up to 0.1 for a house number not found: a query whose
+/// commune and postcode agree but whose street name does not reaches 0.55, so
+/// the bar is above that, at the upper end of what users of the national
+/// geocoding service treat as unreliable (0.5–0.6).
+pub const MIN_SCORE: f64 = 0.6;
+
+/// Minimum street-name agreement of an accepted match (weighted share of the
+/// street's words found in the query, type words such as `rue` counting half):
+/// `rue X` never matches `Rue des Tisserands` on the word `rue` alone, while
+/// `bd Leclerc` still matches `Boulevard du Général Leclerc` (0.6).
+pub const MIN_STREET_MATCH: f64 = 0.5;
+
+/// Accepted matches scoring below this are to be checked by a person (the
+/// callers answer `à vérifier`).
+pub const CHECK_SCORE: f64 = 0.7;
+
+/// Two accepted matches whose scores differ by at most this much are equally
+/// good: the address is ambiguous.
+pub const AMBIGUITY_MARGIN: f64 = 0.01;
+
+/// Why the best candidate of a query was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No street shares a word with the query.
+    NoCandidate,
+    /// The query's postcode is in no address of the loaded base.
+    UnknownPostcode(String),
+    /// The query's postcode is not the candidate's.
+    PostcodeMismatch(String),
+    /// The query names another commune than the candidate's.
+    CommuneMismatch(String),
+    /// The street name does not match well enough ([`MIN_STREET_MATCH`]), or the
+    /// query has a name word where the street has another one.
+    StreetMismatch,
+    /// The score is under [`MIN_SCORE`].
+    LowScore,
+}
+
+impl Rejection {
+    /// French explanation (lower case, no final full stop).
+    pub fn reason(&self) -> String {
+        match self {
+            Rejection::NoCandidate => "aucune voie ne correspond".into(),
+            Rejection::UnknownPostcode(pc) => {
+                format!("le code postal {pc} n'y figure pas")
+            }
+            Rejection::PostcodeMismatch(pc) => {
+                format!("le code postal {pc} ne correspond pas à la voie trouvée")
+            }
+            Rejection::CommuneMismatch(c) => {
+                format!("la commune {c} ne correspond pas à la voie trouvée")
+            }
+            Rejection::StreetMismatch => "aucune voie de ce nom".into(),
+            Rejection::LowScore => format!(
+                "correspondance trop faible (score inférieur à {})",
+                MIN_SCORE.to_string().replace('.', ",")
+            ),
+        }
+    }
+}
+
+/// Outcome of [`AddressIndex::geocode`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geocoding {
+    /// One reliable match.
+    Found(GeocodeResult),
+    /// Equally good matches ([`AMBIGUITY_MARGIN`]) on other streets, usually the
+    /// same street name in other communes when the query names none: `best` is
+    /// the one kept for the position (largest street), to be checked.
+    Ambiguous {
+        /// The match used for the position.
+        best: GeocodeResult,
+        /// The other, equally good matches, best first.
+        others: Vec<GeocodeResult>,
+    },
+    /// Nothing good enough: the address is not located.
+    NotFound {
+        /// Why the best candidate was refused.
+        reason: Rejection,
+        /// The best candidate, when some street shared a word with the query.
+        best: Option<GeocodeResult>,
+    },
+}
+
+impl Geocoding {
+    /// The position to use: the match when found, the kept match when ambiguous.
+    pub fn result(&self) -> Option<&GeocodeResult> {
+        match self {
+            Geocoding::Found(r) | Geocoding::Ambiguous { best: r, .. } => Some(r),
+            Geocoding::NotFound { .. } => None,
+        }
+    }
+
+    /// The best candidate, accepted or not.
+    pub fn candidate(&self) -> Option<&GeocodeResult> {
+        match self {
+            Geocoding::Found(r) | Geocoding::Ambiguous { best: r, .. } => Some(r),
+            Geocoding::NotFound { best, .. } => best.as_ref(),
+        }
+    }
+
+    /// The match when found with certainty (neither ambiguous nor refused).
+    pub fn found(&self) -> Option<&GeocodeResult> {
+        match self {
+            Geocoding::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// French message for an ambiguous or refused address (`None` when found):
+    /// « adresse introuvable dans la Base Adresse Nationale chargée : … (meilleur
+    /// candidat : …, score 0,30) », « adresse ambiguë : la même adresse existe
+    /// aussi à Liévin (62800) ; précisez la commune ».
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Geocoding::Found(_) => None,
+            Geocoding::NotFound { reason, best } => {
+                let mut m =
+                    String::from("adresse introuvable dans la Base Adresse Nationale chargée");
+                if *reason != Rejection::NoCandidate {
+                    m.push_str(" : ");
+                    m.push_str(&reason.reason());
+                }
+                // The candidate of an unknown postcode is unrelated: not shown.
+                let unrelated = matches!(reason, Rejection::UnknownPostcode(_));
+                if let (Some(b), false) = (best, unrelated) {
+                    m.push_str(&format!(
+                        " (meilleur candidat : {}, score {})",
+                        b.label,
+                        format!("{:.2}", b.score).replace('.', ",")
+                    ));
+                }
+                Some(m)
+            }
+            Geocoding::Ambiguous { best, others } => {
+                const SHOWN: usize = 5;
+                let other_communes = others.iter().all(|o| o.code_insee != best.code_insee);
+                let mut names: Vec<String> = Vec::new();
+                for o in others {
+                    let n = if other_communes {
+                        format!("{} ({})", o.commune, o.code_postal)
+                    } else {
+                        o.label.clone()
+                    };
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+                let more = names.len().saturating_sub(SHOWN);
+                names.truncate(SHOWN);
+                let mut list = names.join(", ");
+                if more > 0 {
+                    list.push_str(&format!(" et {more} autre(s)"));
+                }
+                Some(if other_communes {
+                    format!(
+                        "adresse ambiguë : la même adresse existe aussi à {list} ; précisez la commune"
+                    )
+                } else {
+                    format!(
+                        "adresse ambiguë : d'autres adresses correspondent aussi bien ({list}) ; précisez la voie"
+                    )
+                })
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Commune {
     insee: String,
@@ -542,6 +723,24 @@ struct Street {
     len: u32,
     /// Index in `addrs` of the street-level position.
     median: u32,
+}
+
+/// How one candidate street agrees with a query (see `AddressIndex::score_street`).
+#[derive(Debug, Clone, Copy)]
+struct StreetEval {
+    /// Street and commune score in [0, 1], before the house number.
+    score: f64,
+    /// Weighted share of the street's words found in the query.
+    street_match: f64,
+    /// A name word of the street is missing while the query has a name word
+    /// explained neither by the street nor by a commune.
+    contradiction: bool,
+    /// Whether the query's postcode is the street's, when it gives a known one.
+    pc_ok: Option<bool>,
+    /// The street's commune is named in the query.
+    name_ok: bool,
+    /// Another commune named in the query, on words the street does not use.
+    other_commune: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -862,21 +1061,31 @@ impl AddressIndex {
         out
     }
 
-    /// Geocodes a free-text address; returns the best match, or `None` when
-    /// nothing shares a word with the query.
-    pub fn geocode(&self, text: &str) -> Option<GeocodeResult> {
+    /// Geocodes a free-text address: the best match when it is reliable, the
+    /// equally good matches when it is ambiguous, or why it was refused.
+    ///
+    /// A candidate is refused when the query's postcode is unknown or not the
+    /// candidate's (except for a `CEDEX` code), when the query names another
+    /// commune, when the street name does not match ([`MIN_STREET_MATCH`], or a
+    /// name word of the street missing while the query has another one), or when
+    /// the score is under [`MIN_SCORE`]. The best accepted candidate is kept; other
+    /// accepted candidates within [`AMBIGUITY_MARGIN`] of it make it ambiguous.
+    pub fn geocode(&self, text: &str) -> Geocoding {
         self.geocode_parsed(&parse_query(text))
     }
 
     /// Same as [`AddressIndex::geocode`] on an already parsed query.
-    pub fn geocode_parsed(&self, q: &ParsedQuery) -> Option<GeocodeResult> {
+    pub fn geocode_parsed(&self, q: &ParsedQuery) -> Geocoding {
+        let none = Geocoding::NotFound {
+            reason: Rejection::NoCandidate,
+            best: None,
+        };
         if q.tokens.is_empty() {
-            return None;
+            return none;
         }
         let named = self.communes_named(&q.tokens);
-        let pc_id = q
-            .code_postal
-            .as_ref()
+        let postcode = q.code_postal.as_ref().filter(|_| !q.cedex);
+        let pc_id = postcode
             .and_then(|p| self.postcodes.iter().position(|x| x == p))
             .map(|i| i as u32);
         let mut communes: HashSet<u32> = named.iter().map(|(c, _)| *c).collect();
@@ -885,39 +1094,85 @@ impl AddressIndex {
                 communes.extend(cs.iter().copied());
             }
         }
-        let cands = self.candidates(q, &communes);
-        let mut best: Option<(f64, u32)> = None;
-        let mut ordered: Vec<u32> = cands.into_iter().collect();
+        let mut ordered: Vec<u32> = self.candidates(q, &communes).into_iter().collect();
         ordered.sort_unstable();
+        // (final score, street id, refusal), accepted or not.
+        let mut scored: Vec<(f64, u32, Option<Rejection>)> = Vec::with_capacity(ordered.len());
         for sid in ordered {
-            let s = self.score_street(q, sid, &named, pc_id);
-            let better = match best {
-                None => true,
-                Some((b, bs)) => {
-                    s > b + 1e-9
-                        || ((s - b).abs() <= 1e-9
-                            && self.streets[sid as usize].len > self.streets[bs as usize].len)
-                }
+            let e = self.score_street(q, sid, &named, pc_id);
+            let score = e.score - self.number_on(q, sid).1;
+            let refusal = if let (Some(pc), None) = (postcode, pc_id) {
+                Some(Rejection::UnknownPostcode(pc.clone()))
+            } else if e.pc_ok == Some(false) {
+                Some(Rejection::PostcodeMismatch(
+                    postcode.cloned().unwrap_or_default(),
+                ))
+            } else if let (Some(c), false) = (e.other_commune, e.name_ok) {
+                Some(Rejection::CommuneMismatch(
+                    self.communes[c as usize].name.clone(),
+                ))
+            } else if e.street_match < MIN_STREET_MATCH || e.contradiction {
+                Some(Rejection::StreetMismatch)
+            } else if score < MIN_SCORE {
+                Some(Rejection::LowScore)
+            } else {
+                None
             };
-            if better {
-                best = Some((s, sid));
-            }
+            scored.push((score, sid, refusal));
         }
-        let (score, sid) = best?;
-        Some(self.result_for(q, sid, score))
+        let better = |a: &(f64, u32, Option<Rejection>), b: &(f64, u32, Option<Rejection>)| {
+            a.0 > b.0 + 1e-9
+                || ((a.0 - b.0).abs() <= 1e-9
+                    && self.streets[a.1 as usize].len > self.streets[b.1 as usize].len)
+        };
+        let pick = |accepted: bool| {
+            let mut best: Option<&(f64, u32, Option<Rejection>)> = None;
+            for c in scored.iter().filter(|c| c.2.is_none() || !accepted) {
+                match best {
+                    Some(b) if !better(c, b) => {}
+                    _ => best = Some(c),
+                }
+            }
+            best
+        };
+        if let Some(&(score, sid, _)) = pick(true) {
+            let best = self.result_for(q, sid, score);
+            let mut others: Vec<(f64, u32)> = scored
+                .iter()
+                .filter(|c| c.2.is_none() && c.1 != sid && c.0 >= score - AMBIGUITY_MARGIN)
+                .map(|c| (c.0, c.1))
+                .collect();
+            if others.is_empty() {
+                return Geocoding::Found(best);
+            }
+            others.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let others = others
+                .into_iter()
+                .map(|(s, o)| self.result_for(q, o, s))
+                .collect();
+            return Geocoding::Ambiguous { best, others };
+        }
+        match pick(false) {
+            Some((score, sid, Some(reason))) => Geocoding::NotFound {
+                reason: reason.clone(),
+                best: Some(self.result_for(q, *sid, *score)),
+            },
+            _ => none,
+        }
     }
 
-    /// Street/commune agreement score in [0, 1] (before the house number).
+    /// How a street agrees with the query, before the house number.
     fn score_street(
         &self,
         q: &ParsedQuery,
         sid: u32,
         named: &[(u32, Vec<usize>)],
         pc_id: Option<u32>,
-    ) -> f64 {
+    ) -> StreetEval {
         let st = &self.streets[sid as usize];
         let mut used = vec![false; q.tokens.len()];
         let (mut got, mut total) = (0.0, 0.0);
+        let mut missing_name_word = false;
         for t in &st.tokens {
             let w = if is_type_word(t) { 0.5 } else { 1.0 };
             total += w;
@@ -938,6 +1193,8 @@ impl AddressIndex {
             if let Some((i, m)) = best {
                 used[i] = true;
                 got += w * m;
+            } else if !is_type_word(t) {
+                missing_name_word = true;
             }
         }
         let street_score = if total > 0.0 { got / total } else { 0.0 };
@@ -951,9 +1208,18 @@ impl AddressIndex {
                 used[p] = true;
             }
         }
-        let other_named = named
+        let other_commune = named
             .iter()
-            .any(|(c, pos)| *c != st.commune && pos.iter().all(|&p| !used[p]));
+            .find(|(c, pos)| *c != st.commune && pos.iter().all(|&p| !used[p]))
+            .map(|(c, _)| *c);
+        let other_named = other_commune.is_some();
+        // A name word of the query explained neither by the street nor by a commune,
+        // while a name word of the street is missing: another street.
+        let contradiction = missing_name_word
+            && q.tokens
+                .iter()
+                .enumerate()
+                .any(|(i, t)| !used[i] && !is_type_word(t));
         let coverage = used.iter().filter(|u| **u).count() as f64 / q.tokens.len() as f64;
         let commune = &self.communes[st.commune as usize];
         let pc_ok = pc_id.map(|pc| st.postcodes.contains(&pc) || commune.postcodes.contains(&pc));
@@ -967,33 +1233,48 @@ impl AddressIndex {
             (None, false, false) => 0.6,
             (Some(false), false, _) | (None, false, true) => 0.0,
         };
-        0.6 * street_score + 0.15 * coverage + 0.25 * commune_score
+        StreetEval {
+            score: 0.6 * street_score + 0.15 * coverage + 0.25 * commune_score,
+            street_match: street_score,
+            contradiction,
+            pc_ok,
+            name_ok,
+            other_commune,
+        }
     }
 
-    fn result_for(&self, q: &ParsedQuery, sid: u32, street_score: f64) -> GeocodeResult {
+    /// The address of the query's house number on a street, and the score
+    /// penalty: none with the same repetition index, 0.03 with another one, 0.1
+    /// when the number is absent (the street position is then used).
+    fn number_on(&self, q: &ParsedQuery, sid: u32) -> (Option<&Addr>, f64) {
+        let Some(n) = q.numero else {
+            return (None, 0.0);
+        };
+        let st = &self.streets[sid as usize];
+        let addrs = &self.addrs[st.first as usize..(st.first + st.len) as usize];
+        // Addresses of a street are sorted by number.
+        let from = addrs.partition_point(|a| a.numero < n);
+        let to = addrs.partition_point(|a| a.numero <= n);
+        let same_num = &addrs[from..to];
+        let want = q.rep.as_deref().unwrap_or_default();
+        if let Some(a) = same_num.iter().find(|a| self.reps[a.rep as usize] == want) {
+            (Some(a), 0.0)
+        } else if let Some(a) = same_num
+            .iter()
+            .find(|a| self.reps[a.rep as usize].is_empty())
+            .or(same_num.first())
+        {
+            // Number found with another repetition index.
+            (Some(a), 0.03)
+        } else {
+            (None, 0.1)
+        }
+    }
+
+    fn result_for(&self, q: &ParsedQuery, sid: u32, score: f64) -> GeocodeResult {
         let st = &self.streets[sid as usize];
         let commune = &self.communes[st.commune as usize];
-        let addrs = &self.addrs[st.first as usize..(st.first + st.len) as usize];
-        let mut score = street_score;
-        let mut hit: Option<&Addr> = None;
-        if let Some(n) = q.numero {
-            let want = q.rep.clone().unwrap_or_default();
-            let same_num: Vec<&Addr> = addrs.iter().filter(|a| a.numero == n).collect();
-            if let Some(a) = same_num.iter().find(|a| self.reps[a.rep as usize] == want) {
-                hit = Some(a);
-            } else if let Some(a) = same_num
-                .iter()
-                .find(|a| self.reps[a.rep as usize].is_empty())
-                .or(same_num.first())
-            {
-                // Number found with another repetition index.
-                hit = Some(a);
-                score -= 0.03;
-            } else {
-                score -= 0.1;
-            }
-        }
-        let (a, precision) = match hit {
+        let (a, precision) = match self.number_on(q, sid).0 {
             Some(a) => (a, Precision::Numero),
             None => (&self.addrs[st.median as usize], Precision::Voie),
         };
@@ -1040,6 +1321,14 @@ mod tests {
         AddressIndex::from_records(&recs)
     }
 
+    /// The match of a query that must be found with certainty.
+    fn found(ix: &AddressIndex, q: &str) -> GeocodeResult {
+        match ix.geocode(q) {
+            Geocoding::Found(r) => r,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
     #[test]
     fn reads_official_layout() {
         let recs: Vec<BanRecord> = BanReader::new(FIXTURE.as_bytes())
@@ -1079,10 +1368,7 @@ mod tests {
         let ix = AddressIndex::load_paths(&[&gz, &plain]).unwrap();
         assert_eq!(ix.len(), FIXTURE.lines().count() - 1 + 1);
         assert_eq!(ix.skipped, 1);
-        assert_eq!(
-            ix.geocode("1 rue de test arras").unwrap().code_insee,
-            "62041"
-        );
+        assert_eq!(found(&ix, "1 rue de test arras").code_insee, "62041");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1139,13 +1425,13 @@ mod tests {
     #[test]
     fn abbreviations_and_accents() {
         let ix = index();
-        let r = ix.geocode("102 BD DE LA LIBERTE LILLE").unwrap();
+        let r = found(&ix, "102 BD DE LA LIBERTE LILLE");
         assert_eq!(r.label, "102 Boulevard de la Liberté 59000 Lille");
         assert_eq!(r.precision, Precision::Numero);
         assert!(r.score > 0.95, "{r:?}");
-        let r = ix.geocode("11 r. de l'abbe lemire, lievin").unwrap();
+        let r = found(&ix, "11 r. de l'abbe lemire, lievin");
         assert_eq!(r.label, "11 Rue de l'Abbé Lemire 62800 Liévin");
-        let r = ix.geocode("52 bd du gal leclerc roubaix").unwrap();
+        let r = found(&ix, "52 bd du gal leclerc roubaix");
         assert_eq!(r.label, "52 Boulevard du Général Leclerc 59100 Roubaix");
     }
 
@@ -1157,14 +1443,14 @@ mod tests {
             "4bis rue des tisserands lille",
             "4 B rue des tisserands lille",
         ] {
-            let r = ix.geocode(q).unwrap();
+            let r = found(&ix, q);
             assert_eq!(r.label, "4 bis Rue des Tisserands 59000 Lille", "{q}");
             assert_eq!(r.ban_id, "59350_1000_00004_bis");
         }
-        let plain = ix.geocode("4 rue des tisserands lille").unwrap();
+        let plain = found(&ix, "4 rue des tisserands lille");
         assert_eq!(plain.label, "4 Rue des Tisserands 59000 Lille");
         // Unknown repetition index: the plain number, slightly lower score.
-        let ter = ix.geocode("4 ter rue des tisserands lille").unwrap();
+        let ter = found(&ix, "4 ter rue des tisserands lille");
         assert_eq!(ter.label, "4 Rue des Tisserands 59000 Lille");
         assert!(ter.score < plain.score);
     }
@@ -1172,12 +1458,12 @@ mod tests {
     #[test]
     fn missing_or_unknown_number_gives_street_position() {
         let ix = index();
-        let r = ix.geocode("rue des tisserands lille").unwrap();
+        let r = found(&ix, "rue des tisserands lille");
         assert_eq!(r.precision, Precision::Voie);
         assert_eq!(r.label, "Rue des Tisserands 59000 Lille");
         // Lower median of 1, 2, 3, 4, 4 bis, 6 is 3.
         assert_eq!(r.ban_id, "59350_1000_00003");
-        let r2 = ix.geocode("999 rue des tisserands lille").unwrap();
+        let r2 = found(&ix, "999 rue des tisserands lille");
         assert_eq!(r2.precision, Precision::Voie);
         assert_eq!((r2.lon, r2.lat), (r.lon, r.lat));
         assert!(r2.score < r.score);
@@ -1186,8 +1472,8 @@ mod tests {
     #[test]
     fn commune_disambiguates_homonymous_streets() {
         let ix = index();
-        let lens = ix.geocode("5 rue jean jaures lens").unwrap();
-        let lievin = ix.geocode("5 rue jean jaures 62800").unwrap();
+        let lens = found(&ix, "5 rue jean jaures lens");
+        let lievin = found(&ix, "5 rue jean jaures 62800");
         assert_eq!(lens.commune, "Lens");
         assert_eq!(lievin.commune, "Liévin");
         assert_ne!((lens.lon, lens.lat), (lievin.lon, lievin.lat));
@@ -1196,26 +1482,158 @@ mod tests {
     #[test]
     fn wrong_commune_lowers_score() {
         let ix = index();
-        let good = ix.geocode("7 allee des tilleuls 59200 tourcoing").unwrap();
-        let wrong = ix
-            .geocode("7 allee des tilleuls 59300 valenciennes")
-            .unwrap();
+        let good = found(&ix, "7 allee des tilleuls 59200 tourcoing");
+        let wrong = ix.geocode("7 allee des tilleuls 59300 valenciennes");
+        // A postcode of another commune: refused, the candidate kept for the message.
+        assert_eq!(
+            wrong,
+            Geocoding::NotFound {
+                reason: Rejection::PostcodeMismatch("59300".into()),
+                best: wrong.candidate().cloned(),
+            }
+        );
+        let wrong = wrong.candidate().unwrap();
         assert_eq!(wrong.label, good.label);
         assert!(good.score > 0.95, "{good:?}");
         assert!(wrong.score < good.score - 0.2, "{wrong:?}");
-        let no_commune = ix.geocode("7 allee des tilleuls").unwrap();
+        let no_commune = found(&ix, "7 allee des tilleuls");
         assert!(no_commune.score < good.score && no_commune.score > wrong.score);
     }
 
     #[test]
     fn typo_tolerance_and_no_match() {
         let ix = index();
-        let r = ix.geocode("9 avenue de dutemle valenciennes").unwrap();
+        let r = found(&ix, "9 avenue de dutemle valenciennes");
         assert_eq!(r.label, "Avenue de Dutemple 59300 Valenciennes");
         assert_eq!(r.precision, Precision::Voie);
-        assert!(ix.geocode("zzzz qqqq").is_none());
-        assert!(ix.geocode("").is_none());
-        assert!(ix.geocode("12").is_none());
+        for q in ["zzzz qqqq", "", "12"] {
+            assert_eq!(
+                ix.geocode(q),
+                Geocoding::NotFound {
+                    reason: Rejection::NoCandidate,
+                    best: None
+                },
+                "{q}"
+            );
+        }
+        assert_eq!(
+            ix.geocode("zzzz qqqq").message().unwrap(),
+            "adresse introuvable dans la Base Adresse Nationale chargée"
+        );
+    }
+
+    /// The refusal of a query that must not be located, with its best candidate.
+    fn refused(ix: &AddressIndex, q: &str) -> (Rejection, Option<GeocodeResult>, String) {
+        let g = ix.geocode(q);
+        let message = g.message().unwrap_or_default();
+        match g {
+            Geocoding::NotFound { reason, best } => (reason, best, message),
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn addresses_not_in_the_base_are_not_located() {
+        let ix = index();
+        // Found before by the words `rue` and the commune alone, in a QPV of Lille.
+        let (reason, best, m) = refused(&ix, "10 rue de la Paix 75002 Paris");
+        assert_eq!(reason, Rejection::UnknownPostcode("75002".into()));
+        assert!(best.is_some());
+        assert!(
+            m.starts_with(
+                "adresse introuvable dans la Base Adresse Nationale chargée : le code postal 75002 n'y figure pas"
+            ),
+            "{m}"
+        );
+        let (reason, _, m) = refused(&ix, "12 rue Victor Hugo Lille");
+        assert_eq!(reason, Rejection::StreetMismatch, "{m}");
+        let (reason, best, m) = refused(&ix, "rue Inconnue 59000 Lille");
+        assert_eq!(reason, Rejection::StreetMismatch);
+        assert_eq!(best.unwrap().label, "Rue des Tisserands 59000 Lille");
+        assert_eq!(
+            m,
+            "adresse introuvable dans la Base Adresse Nationale chargée : aucune voie de ce nom (meilleur candidat : Rue des Tisserands 59000 Lille, score 0,55)"
+        );
+        // Another street sharing a first name: a name word differs.
+        let (reason, _, _) = refused(&ix, "5 rue Jean Moulin 62300 Lens");
+        assert_eq!(reason, Rejection::StreetMismatch);
+        // A commune or postcode contradicting the only street of that name.
+        let (reason, best, m) = refused(&ix, "7 allée des Tilleuls Valenciennes");
+        assert_eq!(reason, Rejection::CommuneMismatch("Valenciennes".into()));
+        assert_eq!(best.unwrap().label, "7 Allée des Tilleuls 59200 Tourcoing");
+        assert!(
+            m.contains("la commune Valenciennes ne correspond pas"),
+            "{m}"
+        );
+        let (reason, _, _) = refused(&ix, "7 allée des Tilleuls 59200 Roubaix");
+        assert_eq!(reason, Rejection::CommuneMismatch("Roubaix".into()));
+        let (reason, _, _) = refused(&ix, "5 rue Jean Jaurès 59000");
+        assert_eq!(reason, Rejection::PostcodeMismatch("59000".into()));
+        // A CEDEX postcode is not in the BAN and is not checked.
+        let r = found(&ix, "1 rue des Tisserands 59046 Lille Cedex");
+        assert_eq!(r.label, "1 Rue des Tisserands 59000 Lille");
+        // A partial but consistent street name is still found; without a commune
+        // its score is under the bar of certainty.
+        let r = found(&ix, "52 bd Leclerc Roubaix");
+        assert_eq!(r.label, "52 Boulevard du Général Leclerc 59100 Roubaix");
+        assert!(r.score >= CHECK_SCORE, "{r:?}");
+        let r = found(&ix, "52 bd Leclerc");
+        assert!((MIN_SCORE..CHECK_SCORE).contains(&r.score), "{r:?}");
+        let r = found(&ix, "rue Jaurès Liévin");
+        assert_eq!(r.label, "Rue Jean Jaurès 62800 Liévin");
+    }
+
+    #[test]
+    fn homonymous_addresses_without_commune_are_ambiguous() {
+        let ix = index();
+        let g = ix.geocode("1 rue Jean Jaurès");
+        let Geocoding::Ambiguous { best, others } = &g else {
+            panic!("{g:?}");
+        };
+        assert_eq!(best.label, "1 Rue Jean Jaurès 62300 Lens");
+        assert_eq!(others.len(), 1);
+        assert_eq!(others[0].label, "1 Rue Jean Jaurès 62800 Liévin");
+        assert_eq!(g.result(), Some(best));
+        assert_eq!(g.found(), None);
+        assert_eq!(
+            g.message().unwrap(),
+            "adresse ambiguë : la même adresse existe aussi à Liévin (62800) ; précisez la commune"
+        );
+        assert!(matches!(
+            ix.geocode("rue Jean Jaurès"),
+            Geocoding::Ambiguous { .. }
+        ));
+        // A commune or a postcode settles it.
+        assert_eq!(found(&ix, "1 rue Jean Jaurès Lens").commune, "Lens");
+        assert_eq!(found(&ix, "1 rue Jean Jaurès Liévin").commune, "Liévin");
+        assert_eq!(found(&ix, "1 rue Jean Jaurès 62800").commune, "Liévin");
+        // A street found in one commune only is not ambiguous.
+        assert_eq!(found(&ix, "9 rue de l'Abbé Lemire").commune, "Liévin");
+    }
+
+    #[test]
+    fn equally_good_streets_of_one_commune_are_ambiguous() {
+        let extra = "62498_1020_00002;62498_1020;2;;Rue Jean Moulin;62300;62498;Lens;;;;;2.8300;50.4300;entrée;;;LENS;RUE JEAN MOULIN;commune;commune;1;\n";
+        let csv = format!("{FIXTURE}{extra}");
+        let recs: Vec<BanRecord> = BanReader::new(csv.as_bytes())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let ix = AddressIndex::from_records(&recs);
+        let g = ix.geocode("rue Jean Lens");
+        let Geocoding::Ambiguous { best, others } = &g else {
+            panic!("{g:?}");
+        };
+        assert_eq!(best.label, "Rue Jean Jaurès 62300 Lens");
+        assert_eq!(others[0].label, "Rue Jean Moulin 62300 Lens");
+        assert_eq!(
+            g.message().unwrap(),
+            "adresse ambiguë : d'autres adresses correspondent aussi bien (Rue Jean Moulin 62300 Lens) ; précisez la voie"
+        );
+        assert_eq!(
+            found(&ix, "2 rue Jean Moulin Lens").label,
+            "2 Rue Jean Moulin 62300 Lens"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Property tests of address normalisation and of the geocoder.
 
 use proptest::prelude::*;
-use quartiers_io::ban::{normalize_address, normalize_tokens, parse_query, AddressIndex};
+use quartiers_io::ban::{
+    normalize_address, normalize_tokens, parse_query, AddressIndex, MIN_SCORE,
+};
 
 fn index() -> AddressIndex {
     AddressIndex::load_paths(&[concat!(
@@ -50,9 +52,15 @@ proptest! {
     #[test]
     fn geocoder_never_panics_and_scores_in_range(s in "\\PC{0,80}") {
         let ix = index();
-        if let Some(r) = ix.geocode(&s) {
+        let g = ix.geocode(&s);
+        if let Some(r) = g.candidate() {
             prop_assert!((0.0..=1.0).contains(&r.score));
             prop_assert!(r.lon.is_finite() && r.lat.is_finite());
+        }
+        // Whatever is located clears the bar; whatever is not says why, in French.
+        match g.result() {
+            Some(r) => prop_assert!(r.score >= MIN_SCORE, "{:?}", r),
+            None => prop_assert!(g.message().unwrap().starts_with("adresse introuvable")),
         }
     }
 }

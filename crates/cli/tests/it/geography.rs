@@ -202,6 +202,64 @@ async fn ban_addresses(app: TestApp) {
     assert!(checked >= 40);
     let (_, a) = locate(&app, "address=xyzzy%20plugh").await;
     assert_eq!(a["status"], "not_located");
+    // Addresses absent from the loaded base are not located, though a street of the base
+    // shares the word `rue` and the commune, or the street exists under another postcode.
+    for query in [
+        "10 rue de la Paix 75002 Paris",
+        "12 rue Victor Hugo Lille",
+        "rue Inconnue 59000 Lille",
+        "7 Allée des Tilleuls 59300 Valenciennes",
+    ] {
+        let (s, a) = locate(&app, &format!("address={}", enc(query))).await;
+        assert_eq!(s, 200);
+        assert_eq!(a["status"], "not_located", "{query}: {a}");
+        assert!(a["qpv"].as_array().unwrap().is_empty(), "{query}: {a}");
+        assert!(
+            a["message"]
+                .as_str()
+                .unwrap()
+                .contains("adresse introuvable dans la Base Adresse Nationale chargée"),
+            "{query}: {a}"
+        );
+    }
+    // The same address in Lens (in a QPV) and Liévin (outside), no commune given.
+    let (_, a) = locate(&app, &format!("address={}", enc("1 rue Jean Jaurès"))).await;
+    assert_eq!(a["status"], "to_check", "{a}");
+    assert!(
+        a["message"]
+            .as_str()
+            .unwrap()
+            .contains("la même adresse existe aussi à Liévin (62800) ; précisez la commune"),
+        "{a}"
+    );
+    // Batch files answer the same.
+    let c = app.client();
+    let r = c
+        .http
+        .post(format!("{}/api/v1/locate/batch", c.base))
+        .body("id;adresse\n1;10 rue de la Paix 75002 Paris\n2;rue Inconnue 59000 Lille\n3;1 rue Jean Jaurès\n4;1 Rue Jean Jaurès 62300 Lens\n")
+        .send()
+        .await
+        .unwrap();
+    let out = r.text().await.unwrap();
+    let lines: Vec<&str> = out.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    for line in &lines[1..3] {
+        assert!(
+            line.contains("non localisé")
+                && line.contains("adresse introuvable")
+                && !line.contains("QN05971M"),
+            "{out}"
+        );
+    }
+    assert!(
+        lines[3].contains("à vérifier") && lines[3].contains("Liévin (62800)"),
+        "{out}"
+    );
+    assert!(
+        lines[4].contains("dans un QPV") && lines[4].contains("QN06226M"),
+        "{out}"
+    );
     // The page answers an address, with the contract and a map.
     let page = app
         .client()

@@ -11,7 +11,7 @@ pub use rows::SnapshotRows;
 
 use quartiers_domain::french::french_decimal;
 use quartiers_geo::{Crs, IndexOptions, Location, Perimeter, PerimeterIndex, PerimeterKind};
-use quartiers_io::ban::{AddressIndex, BanRecord, GeocodeResult, Precision};
+use quartiers_io::ban::{AddressIndex, BanRecord, GeocodeResult, Precision, CHECK_SCORE};
 use quartiers_io::output::Status;
 use quartiers_store::geography::{ContractGeoLink, PerimeterWithGeometry};
 use quartiers_store::{Store, StoreResult};
@@ -429,7 +429,7 @@ impl Snapshot {
             if g.precision == Precision::Voie && status != Status::NotLocated {
                 status = Status::ToCheck;
                 message = join_msg("position de la voie : le numéro est absent ou introuvable, or une voie peut être en partie dans un QPV", &message);
-            } else if g.score < 0.5 && status != Status::NotLocated {
+            } else if g.score < CHECK_SCORE && status != Status::NotLocated {
                 status = Status::ToCheck;
                 message = join_msg("score de géocodage faible", &message);
             }
@@ -512,15 +512,23 @@ impl Snapshot {
         if self.addresses.is_empty() {
             return Self::not_located("Aucune adresse de la Base Adresse Nationale n'est chargée sur cette plateforme : saisissez des coordonnées, ou importez un extrait de la BAN (quartiers ban import).".into(), None);
         }
-        match self.addresses.geocode(text) {
+        let geocoding = self.addresses.geocode(text);
+        let note = geocoding.message();
+        match geocoding.result() {
             None => Self::not_located(
-                format!(
-                    "Adresse « {} » introuvable dans la Base Adresse Nationale chargée.",
-                    text.trim()
-                ),
+                format!("« {} » : {}.", text.trim(), note.unwrap_or_default()),
                 None,
             ),
-            Some(g) => self.answer(g.lon, g.lat, Some(&g)),
+            Some(g) => {
+                let mut a = self.answer(g.lon, g.lat, Some(g));
+                // Ambiguous: equally good matches elsewhere, never a certain answer.
+                if let Some(note) = note.filter(|_| a.status != status_code(Status::NotLocated)) {
+                    a.status = status_code(Status::ToCheck).into();
+                    a.status_label = Status::ToCheck.label().into();
+                    a.message = Some(join_msg(&note, a.message.as_deref().unwrap_or_default()));
+                }
+                a
+            }
         }
     }
 

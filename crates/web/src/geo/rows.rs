@@ -4,7 +4,7 @@
 
 use super::{lambert93_to_wgs84, swapped_message, Snapshot};
 use quartiers_geo::Location;
-use quartiers_io::ban::{GeocodeResult, Precision};
+use quartiers_io::ban::{GeocodeResult, Precision, CHECK_SCORE};
 use quartiers_io::output::{RowLocator, RowResult, Status};
 use quartiers_io::table::RowInput;
 use std::borrow::Cow;
@@ -24,8 +24,9 @@ enum Then {
         score: Option<f64>,
         label: Option<String>,
     },
-    /// An address geocoded against the loaded Base Adresse Nationale.
-    Geocoded(GeocodeResult),
+    /// An address geocoded against the loaded Base Adresse Nationale, with the
+    /// message of an ambiguous match (to be checked).
+    Geocoded(GeocodeResult, Option<String>),
 }
 
 impl Snapshot {
@@ -74,18 +75,23 @@ impl Snapshot {
                 },
                 Err(m) => RowPlan::Done(RowResult::not_located(m)),
             },
-            RowInput::Address(text) => match self.addresses.geocode(text) {
-                None => RowPlan::Done(RowResult::not_located(if self.addresses.is_empty() {
-                    "aucune adresse de la Base Adresse Nationale n'est chargée (quartiers ban import)"
-                } else {
-                    "adresse introuvable dans la Base Adresse Nationale chargée"
-                })),
-                Some(g) => RowPlan::Point {
-                    lon: g.lon,
-                    lat: g.lat,
-                    then: Then::Geocoded(g),
-                },
-            },
+            RowInput::Address(_) if self.addresses.is_empty() => {
+                RowPlan::Done(RowResult::not_located(
+                    "aucune adresse de la Base Adresse Nationale n'est chargée (quartiers ban import)",
+                ))
+            }
+            RowInput::Address(text) => {
+                let geocoding = self.addresses.geocode(text);
+                let note = geocoding.message();
+                match geocoding.result() {
+                    None => RowPlan::Done(RowResult::not_located(note.unwrap_or_default())),
+                    Some(g) => RowPlan::Point {
+                        lon: g.lon,
+                        lat: g.lat,
+                        then: Then::Geocoded(g.clone(), note),
+                    },
+                }
+            }
             RowInput::Invalid(m) => RowPlan::Done(RowResult::not_located(m.to_string())),
         }
     }
@@ -103,15 +109,19 @@ impl Snapshot {
                     });
                 }
             }
-            Then::Geocoded(g) => {
+            Then::Geocoded(g, ambiguous) => {
                 r.score_geocodage = Some(g.score);
                 let mut msg = format!("géocodé : {}", g.label);
+                if let Some(note) = ambiguous.filter(|_| r.status != Status::NotLocated) {
+                    msg = format!("{note} ; {msg}");
+                    r.status = Status::ToCheck;
+                }
                 if g.precision == Precision::Voie {
                     msg.push_str(" (position de la voie : numéro absent ou introuvable)");
                     if r.status != Status::NotLocated {
                         r.status = Status::ToCheck;
                     }
-                } else if g.score < 0.5 && r.status != Status::NotLocated {
+                } else if g.score < CHECK_SCORE && r.status != Status::NotLocated {
                     msg.push_str(" (score de géocodage faible)");
                     r.status = Status::ToCheck;
                 }
