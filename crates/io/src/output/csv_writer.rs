@@ -150,7 +150,11 @@ impl<W: Write, P: FnMut(u64)> CsvRowWriter<W, P> {
                     self.summary.error(rec.line, m.clone(), self.max_errors);
                     m
                 }
-                None => &result.message,
+                None => {
+                    self.summary
+                        .located_error(rec.line, &result, self.max_errors);
+                    &result.message
+                }
             };
             write_added(w, &result, msg, sep, self.comma)?;
             if self.summary.rows.is_multiple_of(self.every) {

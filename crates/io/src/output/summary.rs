@@ -83,6 +83,15 @@ impl Summary {
         }
     }
 
+    /// Lists a row that was read but could not be located (coordinates that look swapped,
+    /// an address not found...) with its reason, so that every « non localisée » row of the
+    /// counts is in the list of lines in error.
+    pub(super) fn located_error(&mut self, line: u64, r: &RowResult<'_>, max: usize) {
+        if r.status == Status::NotLocated && !r.message.is_empty() {
+            self.error(line, r.message.to_string(), max);
+        }
+    }
+
     pub(super) fn error(&mut self, line: u64, message: String, max: usize) {
         if self.errors.len() < max {
             self.errors.push((line, message));

@@ -139,8 +139,9 @@ where
                     }
                 }
             }
-            if let Some(m) = error {
-                summary.error(line, m, opts.max_errors);
+            match error {
+                Some(m) => summary.error(line, m, opts.max_errors),
+                None => summary.located_error(line, &result, opts.max_errors),
             }
             summary.record(&result);
             let c = added_col;

@@ -375,3 +375,27 @@ fn progress_is_reported() {
     .unwrap();
     assert_eq!(calls, vec![10, 20, 25]);
 }
+
+#[test]
+fn rows_read_but_not_located_are_listed_with_their_reason() {
+    let opts = ProcessOptions {
+        columns: crate::table::ColumnSpec::Address(vec!["adresse".into()]),
+        ..no_bom()
+    };
+    let (s, _) = run_csv(b"id;adresse\n1;1 rue X Lille\n2;2 rue Y Paris\n3;\n", &opts);
+    assert_eq!(s.not_located, 2);
+    assert_eq!(
+        s.errors,
+        vec![
+            (3, "adresse introuvable".to_string()),
+            (4, "adresse vide".to_string())
+        ]
+    );
+    let text = s.to_french_text();
+    assert!(
+        text.contains(
+            "2 lignes en erreur :\n  ligne 3 : adresse introuvable\n  ligne 4 : adresse vide\n"
+        ),
+        "{text}"
+    );
+}
