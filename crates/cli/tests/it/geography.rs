@@ -884,6 +884,12 @@ async fn cli_and_2015(app: TestApp) {
     assert!(ok, "{err}");
     assert!(out.contains("qpv : QN05971M"), "{out}");
     assert!(out.contains("QPV 2015"), "{out}");
+    // 90 m inside QN05971M and 5 m from a 2015 boundary: the older layer's edges do not
+    // make the answer « à vérifier ».
+    let (ok, out, err) = quartiers(&db, &["locate", "--point", "3.025204,50.628833"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("statut : dans un QPV\n"), "{out}");
+    assert!(out.contains("qpv : QN05971M"), "{out}");
     let (ok, out, _) = quartiers(
         &db,
         &["locate", "--point", "701686.34,7059094.53", "--crs", "2154"],
