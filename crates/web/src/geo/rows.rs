@@ -3,6 +3,7 @@
 //! mode: several times faster than one point at a time on a large file).
 
 use super::{lambert93_to_wgs84, swapped_message, Snapshot};
+use quartiers_domain::french::french_decimal;
 use quartiers_geo::Location;
 use quartiers_io::ban::{GeocodeResult, Precision, CHECK_SCORE};
 use quartiers_io::output::{RowLocator, RowResult, Status};
@@ -107,6 +108,23 @@ impl Snapshot {
                     } else {
                         format!("géocodé : {label} ; {}", r.message)
                     });
+                }
+                // A position the national geocoding service found with a low score (a
+                // street or a commune instead of the address) is not a certain answer: the
+                // same threshold as the offline geocoder's.
+                if let Some(s) = score.filter(|s| *s < CHECK_SCORE) {
+                    if matches!(r.status, Status::InQpv | Status::OutsideQpv) {
+                        r.status = Status::ToCheck;
+                        let low = format!(
+                            "score de géocodage faible ({}) : position à vérifier",
+                            french_decimal(s, Some(2))
+                        );
+                        r.message = Cow::Owned(if r.message.is_empty() {
+                            low
+                        } else {
+                            format!("{} ; {low}", r.message)
+                        });
+                    }
                 }
             }
             Then::Geocoded(g, ambiguous) => {
@@ -247,6 +265,40 @@ mod tests {
             "{}",
             swapped.message
         );
+    }
+
+    #[test]
+    fn only_qpv_boundaries_make_a_point_to_check() {
+        let snap = snapshot();
+        // Inside the QPV, 3.5 m from the attention perimeter's western edge (3.06) and
+        // hundreds of metres from every QPV edge.
+        let a = snap.locate_point(3.06005, 50.635);
+        assert!(a.location.near_boundary);
+        assert_eq!(a.status, Status::InQpv, "{}", a.message);
+        // Near the QPV's own edge, it still is.
+        assert_eq!(snap.locate_point(3.05005, 50.635).status, Status::ToCheck);
+    }
+
+    #[test]
+    fn a_low_score_of_the_national_geocoder_is_to_check() {
+        let snap = snapshot();
+        let row = |score| RowInput::Wgs84 {
+            lon: 3.055,
+            lat: 50.625,
+            geocoded: Some(Geocoded {
+                score: Some(score),
+                label: "Rue X 59000 Lille",
+            }),
+        };
+        let sure = snap.row_result(&row(0.93));
+        assert_eq!(sure.status, Status::InQpv);
+        let weak = snap.row_result(&row(0.35));
+        assert_eq!(weak.status, Status::ToCheck);
+        assert_eq!(
+            weak.message,
+            "géocodé : Rue X 59000 Lille ; score de géocodage faible (0,35) : position à vérifier"
+        );
+        assert_eq!(weak.qpv_code, "QN05901M");
     }
 
     #[test]
