@@ -138,22 +138,26 @@ impl XlsxTable {
         Ok(table)
     }
 
+    /// The names of the sheets not read, quoted, comma-separated.
+    fn other_sheets(&self) -> String {
+        self.sheets
+            .iter()
+            .filter(|s| **s != self.sheet)
+            .map(|s| format!("« {s} »"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// `e`, naming the workbook's other sheets when no location column was found in this
     /// one (the data may be on another sheet).
     pub fn with_sheets(&self, e: TableError) -> TableError {
         match e {
             TableError::NoLocationColumns(m) if self.sheets.len() > 1 => {
-                let others: Vec<String> = self
-                    .sheets
-                    .iter()
-                    .filter(|s| **s != self.sheet)
-                    .map(|s| format!("« {s} »"))
-                    .collect();
                 TableError::NoLocationColumns(format!(
                     "{m} (feuille « {} » ; autres feuilles du classeur : {} : choisissez la \
-                     feuille qui contient les données)",
+                 feuille qui contient les données)",
                     self.sheet,
-                    others.join(", ")
+                    self.other_sheets()
                 ))
             }
             other => other,
@@ -165,12 +169,6 @@ impl XlsxTable {
         if self.sheets.len() <= 1 {
             return None;
         }
-        let others: Vec<String> = self
-            .sheets
-            .iter()
-            .filter(|s| **s != self.sheet)
-            .map(|s| format!("« {s} »"))
-            .collect();
         let first = self.sheets.first().is_some_and(|s| *s == self.sheet);
         let skipped = if self.skipped.is_empty() {
             String::new()
@@ -190,7 +188,7 @@ impl XlsxTable {
             self.sheets.len(),
             self.sheet,
             if first { " (la première)" } else { "" },
-            others.join(", ")
+            self.other_sheets()
         ))
     }
 
