@@ -140,6 +140,32 @@ async fn contracts_qpv_found(app: TestApp) {
     let list = c.get("/api/v1/qpv").await;
     let list: serde_json::Value = serde_json::from_str(&list.text).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 158);
+    let lille = c.get("/api/v1/qpv?commune=59350").await;
+    let lille: serde_json::Value = serde_json::from_str(&lille.text).unwrap();
+    assert!(
+        lille
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["code"] == "QN05971M"),
+        "{lille}"
+    );
+    // Filters that cannot match anything are refused, not answered with an empty list.
+    let bad = c.get("/api/v1/qpv?kind=foo&commune=Lille").await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let problem: serde_json::Value = serde_json::from_str(&bad.text).unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["kind", "commune"], "{problem}");
+    assert!(
+        bad.text.contains("type de périmètre inconnu « foo »"),
+        "{}",
+        bad.text
+    );
     let one = c.get("/api/v1/qpv/QN06226M").await;
     let one: serde_json::Value = serde_json::from_str(&one.text).unwrap();
     assert_eq!(one["contract"]["slug"], "call-2024");

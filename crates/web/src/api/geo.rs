@@ -345,12 +345,40 @@ fn summary_of(snap: &Snapshot, r: &quartiers_store::geography::PerimeterRow) -> 
     operation_id = "listQpv",
     tag = "geography",
     params(QpvListParams),
-    responses((status = 200, description = "QPV of the registry, by code", body = Vec<QpvSummary>))
+    responses(
+        (status = 200, description = "QPV of the registry, by code", body = Vec<QpvSummary>),
+        (status = 422, description = "Unknown kind, or a commune that is not an INSEE code", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<QpvListParams>,
 ) -> ApiResult<Json<Vec<QpvSummary>>> {
+    let mut errors = quartiers_domain::ValidationErrors::new();
+    if let Some(k) = p.kind.as_deref().filter(|k| *k != "all") {
+        if quartiers_geo::PerimeterKind::parse(k).is_none() {
+            errors.add(
+                "kind",
+                format!(
+                    "type de périmètre inconnu « {k} » : qpv, attention_perimeter, \
+                     renewal_site, watch_neighbourhood, other ou all"
+                ),
+            );
+        }
+    }
+    if let Some(c) = p.commune.as_deref() {
+        if !quartiers_geo::perimeter::is_insee_code(c) {
+            errors.add(
+                "commune",
+                format!(
+                    "« {c} » n'est pas un code INSEE de commune (5 caractères, par exemple 59350)"
+                ),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError(Error::Validation(errors)));
+    }
     let snap = state.geo.snapshot().await?;
     let rows = state.store.list_perimeters().await?;
     let kind = p.kind.clone().unwrap_or_else(|| "qpv".into());
