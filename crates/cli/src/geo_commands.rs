@@ -235,10 +235,13 @@ pub async fn perimeter(store: &Store, cmd: PerimeterCommand) -> anyhow::Result<(
     } = cmd;
     let kind = parse_kind(&kind)?;
     if let Some(slug) = &contract {
-        store
-            .contract(slug)
-            .await
-            .with_context(|| format!("contrat « {slug} » introuvable"))?;
+        match store.contract(slug).await {
+            Ok(_) => {}
+            Err(quartiers_store::StoreError::NotFound) => {
+                bail!("Contrat « {slug} » introuvable : donnez l'identifiant d'un contrat de la plateforme.")
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let opts = ReadOptions {
         kind,
