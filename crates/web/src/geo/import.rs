@@ -407,9 +407,75 @@ fn collect_ban<R: Read>(reader: BanReader<R>) -> Result<(Vec<BanAddress>, Vec<St
                 nom_afnor: r.nom_afnor,
             }),
             Err(e @ BanError::BadRow { .. }) => errors.push(e.to_string()),
-            Err(BanError::Csv(e)) => errors.push(format!("ligne illisible : {e}")),
+            Err(BanError::Csv(e)) => {
+                let line = e.position().map(|p| p.line());
+                let at = line.map(|l| format!("ligne {l} : ")).unwrap_or_default();
+                match e.kind() {
+                    // The stream itself broke (a truncated or damaged gzip archive): nothing
+                    // more can be read; the addresses before are kept.
+                    csv::ErrorKind::Io(_) => {
+                        errors.push(format!(
+                            "{at}lecture interrompue : fichier tronqué ou archive gzip \
+                             endommagée ; les adresses lues avant sont importées"
+                        ));
+                        break;
+                    }
+                    csv::ErrorKind::Utf8 { .. } => {
+                        errors.push(format!("{at}texte qui n'est pas de l'UTF-8"))
+                    }
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => errors.push(format!("{at}{len} colonnes au lieu de {expected_len}")),
+                    _ => errors.push(format!("{at}ligne illisible")),
+                }
+            }
             Err(e) => return Err(e),
         }
     }
     Ok((out, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives `data`, then fails as a truncated gzip archive does.
+    struct BreaksOff<'a> {
+        data: &'a [u8],
+    }
+
+    impl Read for BreaksOff<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.data.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "incomplete deflate stream",
+                ));
+            }
+            let n = buf.len().min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_ban_file_that_breaks_off_keeps_what_was_read_and_says_so_in_french() {
+        let fixture = include_str!("../../../io/tests/fixtures/ban_fixture.csv");
+        let head: String = fixture.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let (addresses, errors) = read_ban_from(BreaksOff {
+            data: head.as_bytes(),
+        })
+        .unwrap();
+        assert_eq!(addresses.len(), 3);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].ends_with(
+                "lecture interrompue : fichier tronqué ou archive gzip endommagée ; les \
+                 adresses lues avant sont importées"
+            ),
+            "{errors:?}"
+        );
+        assert!(!errors[0].contains("deflate"), "{errors:?}");
+    }
 }
