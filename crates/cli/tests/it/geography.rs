@@ -469,6 +469,25 @@ both_engines!(batch_files_in_every_encoding_and_separator, batch);
 async fn bad_inputs(app: TestApp) {
     let app = app.with_demo().await;
     load_nord(&app).await;
+    // A form posted without its file (not multipart): a French page, not axum's English.
+    let page = app
+        .client()
+        .post_form(
+            "/quartiers-prioritaires/localiser-un-fichier",
+            &[("colonnes", "x")],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.text);
+    assert!(
+        page.text
+            .contains("Envoi mal formé : ce formulaire s&#39;envoie depuis sa page")
+            || page
+                .text
+                .contains("Envoi mal formé : ce formulaire s'envoie depuis sa page"),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("boundary"), "{}", page.text);
     for (q, needle) in [
         ("lon=200&lat=50", "hors limites"),
         ("lon=50.63&lat=3.06", "inversées"),

@@ -10,6 +10,7 @@ use crate::geo::{self, LocateAnswer, Snapshot, PRECISION_NOTE};
 use crate::layout::{self, Frame};
 use crate::upload::{self, UploadError};
 use crate::AppState;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -754,19 +755,36 @@ fn batch_page(
     )
 }
 
+/// The French answer to a form that is not a well-formed `multipart/form-data` upload
+/// (axum's own rejection is an English `text/plain` page).
+fn multipart_form(m: std::result::Result<Multipart, MultipartRejection>) -> Result<Multipart> {
+    m.map_err(|_| {
+        Error::BadRequest(
+            "Envoi mal formé : ce formulaire s'envoie depuis sa page, avec son fichier joint \
+             (multipart/form-data)."
+                .into(),
+        )
+    })
+}
+
+/// An upload that broke off or whose parts could not be read.
+const INTERRUPTED: &str =
+    "Envoi interrompu ou mal formé : renvoyez le fichier depuis le formulaire.";
+
 /// POST /quartiers-prioritaires/localiser-un-fichier
 pub async fn batch_submit(
     State(state): State<AppState>,
     visitor: Visitor,
-    mut multipart: Multipart,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
+    let mut multipart = multipart_form(multipart)?;
     let mut q = BatchFields::default();
     let mut upload: Option<(tempfile::NamedTempFile, String)> = None;
     let mut refused: Option<(StatusCode, String)> = None;
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| Error::BadRequest(format!("Envoi interrompu ou mal formé : {e}")))?
+        .map_err(|_| Error::BadRequest(INTERRUPTED.into()))?
     {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
@@ -794,7 +812,7 @@ pub async fn batch_submit(
                 let v = field
                     .text()
                     .await
-                    .map_err(|e| Error::BadRequest(e.to_string()))?;
+                    .map_err(|_| Error::BadRequest(INTERRUPTED.into()))?;
                 match name.as_str() {
                     "lon" => q.lon = v,
                     "lat" => q.lat = v,
@@ -1041,9 +1059,10 @@ fn safe_name(s: &str) -> String {
 pub async fn perimeter_import(
     State(state): State<AppState>,
     visitor: Visitor,
-    mut multipart: Multipart,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     may_import(&visitor)?;
+    let mut multipart = multipart_form(multipart)?;
     let dir = state.config.temp_dir().map_err(anyhow::Error::from)?;
     let mut f = PerimeterForm::default();
     let mut csrf = String::new();
@@ -1052,7 +1071,7 @@ pub async fn perimeter_import(
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| Error::BadRequest(format!("Envoi interrompu ou mal formé : {e}")))?
+        .map_err(|_| Error::BadRequest(INTERRUPTED.into()))?
     {
         let name = field.name().unwrap_or("").to_string();
         if name == "fichier" {
@@ -1092,7 +1111,7 @@ pub async fn perimeter_import(
         let v = field
             .text()
             .await
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
+            .map_err(|_| Error::BadRequest(INTERRUPTED.into()))?;
         match name.as_str() {
             "csrf" => csrf = v,
             "type" => f.kind = v,
