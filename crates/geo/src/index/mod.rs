@@ -104,7 +104,7 @@ pub use batch::{parallel_chunk_len, SORT_CHUNK};
 use crate::perimeter::Perimeter;
 use cell_view::PART_WORDS;
 use chain::Chain;
-use geometry::Edge;
+use geometry::{edge_d2, Edge};
 use grid::band_scale;
 use smallvec::SmallVec;
 
@@ -177,6 +177,9 @@ pub struct PerimeterIndex {
     /// Row lists of the containment tests: copies of the edges (contiguous reads).
     row_edges: Vec<Edge>,
     edges: Vec<Edge>,
+    /// First edge (in `edges`) of each perimeter, then the number of edges: a perimeter's
+    /// edges are contiguous, so an edge's owner is found by a binary search.
+    first_edge: Vec<u32>,
     scales: Vec<(f64, f64)>,
 }
 
@@ -230,6 +233,27 @@ impl PerimeterIndex {
             return unsafe { self.locate_in_cell_avx2(off, lon, lat) };
         }
         self.locate_in_cell::<false>(off, lon, lat)
+    }
+
+    /// Whether an edge of a QPV lies within [`IndexOptions::boundary_tolerance_m`] of the
+    /// point. [`Location::near_boundary`] counts the edges of every perimeter of the index;
+    /// a caller whose index also holds other perimeters (attention perimeters, renewal
+    /// sites...) asks this for the QPV alone, for the few points `locate` flagged. Exact:
+    /// the cell's list of near edges, filtered by owner, with the same distance as `locate`.
+    pub fn near_qpv_boundary(&self, lon: f64, lat: f64) -> bool {
+        let off = self.cell_id(lon, lat);
+        if off == 0 {
+            return false;
+        }
+        let v = self.view(off);
+        // The point's 1/64° band: its cell is not empty, so `lat` is valid.
+        let band = (lat * 64.0).floor() as i64 + 90 * 64;
+        let (kx, ky) = self.scales[band as usize];
+        let t2 = self.options.boundary_tolerance_m * self.options.boundary_tolerance_m;
+        self.blob[v.near_ids()].iter().any(|&e| {
+            let owner = self.first_edge.partition_point(|&first| first <= e) - 1;
+            self.is_qpv[owner] && edge_d2(&self.edges[e as usize], lon, lat, kx, ky) <= t2
+        })
     }
 
     /// Ids of the perimeters containing the point (boundary included), without computing
@@ -299,6 +323,7 @@ impl PerimeterIndex {
             + self.chains.capacity() * size_of::<Chain>()
             + self.row_edges.capacity() * std::mem::size_of::<Edge>()
             + self.edges.capacity() * size_of::<Edge>()
+            + self.first_edge.capacity() * 4
             + self.is_qpv.capacity()
             + self.scales.capacity() * 16
     }

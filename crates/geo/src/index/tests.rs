@@ -91,3 +91,58 @@ fn metric_scale_is_grs80() {
     assert!((ky - 111_229.0).abs() < 15.0, "{ky}");
     assert!((kx - 71_696.0).abs() < 60.0, "{kx}");
 }
+
+#[test]
+fn near_qpv_boundary_counts_the_qpv_edges_alone() {
+    // QPV A (with a hole), attention perimeter B overlapping it, an empty perimeter between
+    // them (its edges are none), QPV C.
+    let a = square("A", PerimeterKind::Qpv, 3.0, 50.0, 3.02, 50.01, true);
+    let b = square(
+        "B",
+        PerimeterKind::AttentionPerimeter,
+        3.01,
+        50.005,
+        3.03,
+        50.02,
+        false,
+    );
+    let mut empty = square("E", PerimeterKind::Other, 0.0, 0.0, 0.0, 0.0, false);
+    empty.geometry.0.clear();
+    let c = square("C", PerimeterKind::Qpv, 3.05, 50.0, 3.06, 50.01, false);
+    let qpv = [a.clone(), c.clone()];
+    let idx = PerimeterIndex::build(vec![a, b, empty, c]);
+    let tol = idx.options().boundary_tolerance_m;
+    // Exact reference: the distance to every edge of the QPV, in the same metric frame.
+    let near_a_qpv = |lon: f64, lat: f64| {
+        let band = (lat * 64.0).floor() + 0.5;
+        let (kx, ky) = metric_scale(band / 64.0);
+        qpv.iter().flat_map(|p| &p.geometry.0).any(|poly| {
+            std::iter::once(poly.exterior())
+                .chain(poly.interiors())
+                .flat_map(|r| r.0.windows(2))
+                .any(|w| {
+                    let (ax, ay) = ((w[0].x - lon) * kx, (w[0].y - lat) * ky);
+                    let (bx, by) = ((w[1].x - lon) * kx, (w[1].y - lat) * ky);
+                    let (dx, dy) = (bx - ax, by - ay);
+                    let t = (-(ax * dx + ay * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                    let (x, y) = (ax + t * dx, ay + t * dy);
+                    x * x + y * y <= tol * tol
+                })
+        })
+    };
+    let (mut only_b, mut both) = (0, 0);
+    for i in 0..=700 {
+        for j in 0..=250 {
+            let (lon, lat) = (2.999 + i as f64 * 0.0001, 49.999 + j as f64 * 0.0001);
+            let flagged = idx.locate(lon, lat).near_boundary;
+            let expected = near_a_qpv(lon, lat);
+            assert_eq!(idx.near_qpv_boundary(lon, lat), expected, "{lon} {lat}");
+            // `near_boundary` also counts B's edges; the QPV-only answer never adds any.
+            assert!(!expected || flagged, "{lon} {lat}");
+            only_b += (flagged && !expected) as u32;
+            both += expected as u32;
+        }
+    }
+    // The grid crosses B's edges inside A and A's own edges.
+    assert!(only_b > 100 && both > 100, "{only_b} {both}");
+}

@@ -5,12 +5,9 @@
 
 pub mod beneficiaries;
 pub mod import;
-mod qpv_boundary;
 mod rows;
 
 pub use rows::SnapshotRows;
-
-use qpv_boundary::CurrentQpvBoundaries;
 
 use quartiers_domain::french::french_decimal;
 use quartiers_geo::{Crs, IndexOptions, Location, Perimeter, PerimeterIndex, PerimeterKind};
@@ -79,9 +76,6 @@ pub struct Snapshot {
     pub addresses: AddressIndex,
     /// The newest QPV generation loaded.
     pub current_generation: Option<String>,
-    /// The current QPV's edges, when other perimeters (older generations, attention
-    /// perimeters...) share the index: their boundaries must not make a point « à vérifier ».
-    qpv_boundaries: Option<CurrentQpvBoundaries>,
     /// Contract links, refreshed by the service when contracts change.
     pub links: RwLock<Arc<Vec<ContractGeoLink>>>,
     /// Fingerprint of the contracts the links were read from.
@@ -260,18 +254,6 @@ impl Snapshot {
                     current_qpv: p.kind == PerimeterKind::Qpv,
                 })
                 .collect(),
-            qpv_boundaries: index
-                .perimeters()
-                .iter()
-                .any(|p| p.kind != PerimeterKind::Qpv)
-                .then(|| {
-                    CurrentQpvBoundaries::new(
-                        index
-                            .perimeters()
-                            .iter()
-                            .filter(|p| p.kind == PerimeterKind::Qpv),
-                    )
-                }),
             index,
             addresses: Default::default(),
             current_generation: Some(generation.to_string()),
@@ -331,15 +313,6 @@ impl Snapshot {
                 current_qpv,
             });
         }
-        let qpv_boundaries = entries.iter().any(|e| !e.current_qpv).then(|| {
-            CurrentQpvBoundaries::new(
-                perimeters
-                    .iter()
-                    .zip(&entries)
-                    .filter(|(_, e)| e.current_qpv)
-                    .map(|(p, _)| p),
-            )
-        });
         let index = PerimeterIndex::build_with(
             perimeters,
             IndexOptions {
@@ -355,7 +328,6 @@ impl Snapshot {
             entries,
             addresses,
             current_generation,
-            qpv_boundaries,
             links: RwLock::new(Arc::new(links)),
             contracts_fingerprint: RwLock::new(String::new()),
         }
@@ -397,15 +369,11 @@ impl Snapshot {
             "{} m",
             french_decimal(self.index.options().boundary_tolerance_m, None)
         );
-        // Outside, `nearest_qpv` (current QPV only) already says whether a QPV boundary is
-        // within the tolerance; inside, the index's flag may come from another layer.
-        let near_qpv_boundary = location.near_boundary
-            && self
-                .qpv_boundaries
-                .as_ref()
-                .is_none_or(|b| b.near(lon, lat, self.index.options().boundary_tolerance_m));
         let (status, message) = if in_qpv {
-            if near_qpv_boundary {
+            // The index's flag may come from another layer (older QPV, attention
+            // perimeters), which must not make the answer « à vérifier ». Outside,
+            // `nearest_qpv` (current QPV only) says whether a QPV boundary is near.
+            if location.near_boundary && self.index.near_qpv_boundary(lon, lat) {
                 (
                     Status::ToCheck,
                     format!("dans un QPV, mais à moins de {tolerance} d'une limite"),

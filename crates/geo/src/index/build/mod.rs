@@ -37,6 +37,20 @@ impl Input<'_> {
     }
 }
 
+/// The first edge of each perimeter in the edge list, then the number of edges (see
+/// `PerimeterIndex::first_edge`). A perimeter without edges starts where the next one does,
+/// so that the binary search gives an edge to the perimeter that has it.
+fn first_edges(perimeters: usize, units: &[Unit]) -> Vec<u32> {
+    let mut first = vec![0u32; perimeters + 1];
+    for u in units {
+        first[u.perimeter as usize + 1] = u.edges.end;
+    }
+    for i in 1..first.len() {
+        first[i] = first[i].max(first[i - 1]);
+    }
+    first
+}
+
 impl PerimeterIndex {
     /// Build the index with default options (15 m tolerance, nearest QPV within 500 m).
     pub fn build(perimeters: Vec<Perimeter>) -> PerimeterIndex {
@@ -85,6 +99,7 @@ impl PerimeterIndex {
         }
 
         // 3. Intern cell descriptors and lay out the grid.
+        let first_edge = first_edges(perimeters.len(), &units);
         let mut index = PerimeterIndex {
             perimeters,
             is_qpv,
@@ -97,6 +112,7 @@ impl PerimeterIndex {
             ncells: 1,
             chains,
             row_edges: edge_lists.iter().map(|&e| edges[e as usize]).collect(),
+            first_edge,
             edges,
             scales,
         };
