@@ -92,24 +92,9 @@ impl Perimeter {
         b
     }
 
-    /// Area on the WGS84 ellipsoid, in square metres (Karney's geodesic method), whatever the
-    /// winding of the file's rings: the exteriors' areas less their holes'.
-    ///
-    /// geo's `geodesic_area_unsigned` reads a clockwise exterior ring as bounding the rest of
-    /// the Earth, and gives the Earth's area minus the polygon's: the national QPV file is
-    /// wound clockwise, so its QPVs measured 51 billion hectares. geo's `orient` does not
-    /// mend it: it leaves a ring as it is when its extreme vertex has a duplicate or collinear
-    /// neighbour (7 of the 1,584 national QPVs, once rounded). Each ring is measured on its
-    /// own instead, with the signed area, whose magnitude is the ring's area either way for
-    /// anything smaller than half the Earth.
+    /// Area on the WGS84 ellipsoid, in square metres: [`geodesic_area_m2`] of its geometry.
     pub fn area_m2(&self) -> f64 {
-        let ring =
-            |r: &LineString<f64>| Polygon::new(r.clone(), vec![]).geodesic_area_signed().abs();
-        self.geometry
-            .0
-            .iter()
-            .map(|p| ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>())
-            .sum()
+        geodesic_area_m2(&self.geometry)
     }
 
     /// Number of vertices of the geometry (all rings).
@@ -120,6 +105,25 @@ impl Perimeter {
             .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
             .sum()
     }
+}
+
+/// Area of a multipolygon on the WGS84 ellipsoid, in square metres (Karney's geodesic
+/// method), whatever the winding of its rings: the exteriors' areas less their holes'.
+///
+/// geo's `geodesic_area_unsigned` reads a clockwise exterior ring as bounding the rest of
+/// the Earth, and gives the Earth's area minus the polygon's: the national QPV file is
+/// wound clockwise, so its QPVs measured 51 billion hectares. geo's `orient` does not
+/// mend it: it leaves a ring as it is when its extreme vertex has a duplicate or collinear
+/// neighbour (7 of the 1,584 national QPVs, once rounded). Each ring is measured on its
+/// own instead, with the signed area, whose magnitude is the ring's area either way for
+/// anything smaller than half the Earth.
+pub fn geodesic_area_m2(geometry: &MultiPolygon) -> f64 {
+    let ring = |r: &LineString<f64>| Polygon::new(r.clone(), vec![]).geodesic_area_signed().abs();
+    geometry
+        .0
+        .iter()
+        .map(|p| ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>())
+        .sum()
 }
 
 /// Guess the generation of a QPV from its code: `QN…` codes are the 2024 generation

@@ -237,7 +237,7 @@ pub async fn mend_complement_areas(store: &Store) -> anyhow::Result<usize> {
         .iter()
         .map(|r| {
             let area = super::parse_geometry(&r.geometry)
-                .map(|geometry| shape_of(&r.row, geometry).area_m2())
+                .map(|geometry| quartiers_geo::perimeter::geodesic_area_m2(&geometry))
                 .filter(|a| a.is_finite())
                 .map_or(0, |a| a.round() as i64);
             (r.row.id, area)
