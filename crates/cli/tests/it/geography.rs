@@ -651,40 +651,23 @@ async fn import_roles(app: TestApp) {
         "{}",
         form.text
     );
-    let csrf = session_csrf(&pilote).await;
     let gj = serde_json::json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"code": "MEL-ATT-1"}, "geometry": {"type": "Polygon", "coordinates": [[[3.05,50.62],[3.06,50.62],[3.06,50.63],[3.05,50.63],[3.05,50.62]]]}},
-    ]})
-    .to_string();
-    let send = |contract: &'static str| {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", csrf.clone())
-            .text("type", "attention_perimeter")
-            .text("nom", "Périmètre d'attention Lille-Sud")
-            .text("criteres", "Taux de pauvreté supérieur à 30 %")
-            .text("contrat", contract)
-            .part(
-                "fichier",
-                reqwest::multipart::Part::bytes(gj.clone().into_bytes())
-                    .file_name("attention.geojson"),
-            );
-        pilote
-            .http
-            .post(format!(
-                "{}/quartiers-prioritaires/perimetres/importer",
-                pilote.base
-            ))
-            .multipart(form)
-            .send()
+    ]});
+    let fields = |contract| {
+        [
+            ("type", "attention_perimeter"),
+            ("nom", "Périmètre d'attention Lille-Sud"),
+            ("criteres", "Taux de pauvreté supérieur à 30 %"),
+            ("contrat", contract),
+        ]
     };
-    assert_eq!(send("call-2024").await.unwrap().status(), 403);
-    assert_eq!(
-        send("").await.unwrap().status(),
-        403,
-        "no contract: administrators only"
-    );
-    let r = send("mel-2024").await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = import_perimeter(&pilote, &fields("call-2024"), &gj).await;
+    assert_eq!(status, 403);
+    let (status, _) = import_perimeter(&pilote, &fields(""), &gj).await;
+    assert_eq!(status, 403, "no contract: administrators only");
+    let (status, _) = import_perimeter(&pilote, &fields("mel-2024"), &gj).await;
+    assert_eq!(status, 200);
     let (_, a) = locate(&app, "lon=3.055&lat=50.625").await;
     assert_eq!(
         a["perimeters"][0]["name"], "Périmètre d'attention Lille-Sud",
@@ -698,18 +681,20 @@ async fn import_roles(app: TestApp) {
 }
 both_engines!(perimeter_import_roles, import_roles);
 
-/// Posts the perimeter import form with one GeoJSON file; returns the status and the page.
+/// Posts the perimeter import form (`fields`: `type`, `contrat`, `nom`...) with one
+/// GeoJSON file; returns the status and the page.
 async fn import_perimeter(
     client: &crate::helpers::Client,
-    kind: &str,
-    contract: &str,
+    fields: &[(&str, &str)],
     geojson: &serde_json::Value,
 ) -> (u16, String) {
     let csrf = session_csrf(client).await;
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf)
-        .text("type", kind.to_string())
-        .text("contrat", contract.to_string())
+    let form = fields
+        .iter()
+        .fold(
+            reqwest::multipart::Form::new().text("csrf", csrf),
+            |f, (k, v)| f.text(k.to_string(), v.to_string()),
+        )
         .part(
             "fichier",
             reqwest::multipart::Part::bytes(geojson.to_string().into_bytes())
@@ -750,7 +735,12 @@ async fn perimeter_codes(app: TestApp) {
     let mel = app.signed_in("pilote@mel.fr").await;
     let call = app.signed_in("pilote@call.fr").await;
     let lille = square_perimeter("PA-01", 3.05, 50.62);
-    let (status, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &lille).await;
+    let (status, page) = import_perimeter(
+        &mel,
+        &[("type", "attention_perimeter"), ("contrat", "mel-2024")],
+        &lille,
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("1 périmètre(s) ajouté(s), 0 remplacé(s)."),
@@ -758,7 +748,12 @@ async fn perimeter_codes(app: TestApp) {
     );
     // The other contract's pilot, same code and kind: refused, the MEL perimeter stays.
     let lens = square_perimeter("PA-01", 2.82, 50.42);
-    let (status, page) = import_perimeter(&call, "attention_perimeter", "call-2024", &lens).await;
+    let (status, page) = import_perimeter(
+        &call,
+        &[("type", "attention_perimeter"), ("contrat", "call-2024")],
+        &lens,
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("Périmètre « PA-01 » refusé : ce code est déjà utilisé (Périmètre d'attention, contrat « mel-2024 ») ; donnez-lui un autre code."),
@@ -774,45 +769,37 @@ async fn perimeter_codes(app: TestApp) {
     let (_, a) = locate(&app, "lon=2.825&lat=50.425").await;
     assert_eq!(a["perimeters"].as_array().map(Vec::len), Some(0), "{a}");
     // Same contract, another kind: refused too (one code, one perimeter).
-    let (_, page) = import_perimeter(&mel, "renewal_site", "mel-2024", &lille).await;
+    let (_, page) = import_perimeter(
+        &mel,
+        &[("type", "renewal_site"), ("contrat", "mel-2024")],
+        &lille,
+    )
+    .await;
     assert!(page.contains("Périmètre « PA-01 » refusé"), "{page}");
     // A QPV's code: refused.
     let homonym = square_perimeter("QN05972M", 3.05, 50.62);
-    let (_, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &homonym).await;
+    let (_, page) = import_perimeter(
+        &mel,
+        &[("type", "attention_perimeter"), ("contrat", "mel-2024")],
+        &homonym,
+    )
+    .await;
     assert!(page.contains("Périmètre « QN05972M » refusé"), "{page}");
     assert!(
         page.contains("Quartier prioritaire (QPV), sans contrat"),
         "{page}"
     );
     // A file without codes: each feature gets the name given, in capitals, and its number.
-    let csrf = session_csrf(&mel).await;
     let drawn = serde_json::json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
          "coordinates": [[[3.07, 50.60], [3.08, 50.60], [3.08, 50.61], [3.07, 50.61], [3.07, 50.60]]]}},
     ]});
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf)
-        .text("type", "attention_perimeter")
-        .text("nom", "Périmètre d'attention Fives")
-        .text("contrat", "mel-2024")
-        .part(
-            "fichier",
-            reqwest::multipart::Part::bytes(drawn.to_string().into_bytes())
-                .file_name("dessin.geojson"),
-        );
-    let page = mel
-        .http
-        .post(format!(
-            "{}/quartiers-prioritaires/perimetres/importer",
-            mel.base
-        ))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let fields = [
+        ("type", "attention_perimeter"),
+        ("nom", "Périmètre d'attention Fives"),
+        ("contrat", "mel-2024"),
+    ];
+    let (_, page) = import_perimeter(&mel, &fields, &drawn).await;
     assert!(
         page.contains("1 périmètre(s) ajouté(s), 0 remplacé(s)."),
         "{page}"
@@ -827,7 +814,12 @@ async fn perimeter_codes(app: TestApp) {
         "{a}"
     );
     // Its own contract re-imports it: replaced.
-    let (_, page) = import_perimeter(&mel, "attention_perimeter", "mel-2024", &lille).await;
+    let (_, page) = import_perimeter(
+        &mel,
+        &[("type", "attention_perimeter"), ("contrat", "mel-2024")],
+        &lille,
+    )
+    .await;
     assert!(
         page.contains("0 périmètre(s) ajouté(s), 1 remplacé(s)."),
         "{page}"
