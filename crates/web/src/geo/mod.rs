@@ -428,14 +428,11 @@ impl Snapshot {
         let a = self.locate_point(lon, lat);
         let mut status = a.status;
         let mut message = a.message.clone();
-        if let Some(g) = geocoding {
-            if g.precision == Precision::Voie && status != Status::NotLocated {
-                status = Status::ToCheck;
-                message = join_msg("position de la voie : le numéro est absent ou introuvable, or une voie peut être en partie dans un QPV", &message);
-            } else if g.score < CHECK_SCORE && status != Status::NotLocated {
-                status = Status::ToCheck;
-                message = join_msg("score de géocodage faible", &message);
-            }
+        if let Some(doubt) =
+            geocoding.and_then(|g| geocoding_doubt(status, g.precision == Precision::Voie, g.score))
+        {
+            status = Status::ToCheck;
+            message = join_msg(&doubt, &message);
         }
         let pref = |e: &Entry| PerimeterRef {
             code: e.code.clone(),
@@ -545,7 +542,26 @@ impl Snapshot {
     }
 }
 
-fn join_msg(a: &str, b: &str) -> String {
+/// Why a located answer is only « à vérifier » because of its geocoding: the street's
+/// position (no house number), or a score under [`CHECK_SCORE`], the same threshold for the
+/// offline geocoder and for files geocoded by the national service. `None` when the
+/// geocoding is sure, or the point is not located anyway.
+pub(super) fn geocoding_doubt(status: Status, street_only: bool, score: f64) -> Option<String> {
+    if status == Status::NotLocated {
+        None
+    } else if street_only {
+        Some("position de la voie : le numéro est absent ou introuvable, or une voie peut être en partie dans un QPV".into())
+    } else if score < CHECK_SCORE {
+        Some(format!(
+            "score de géocodage faible ({}) : position à vérifier",
+            french_decimal(score, Some(2))
+        ))
+    } else {
+        None
+    }
+}
+
+pub(super) fn join_msg(a: &str, b: &str) -> String {
     if b.is_empty() {
         a.to_string()
     } else {

@@ -2,10 +2,9 @@
 //! [`RowLocator`] that locates the points of many rows together (the index's batch
 //! mode: several times faster than one point at a time on a large file).
 
-use super::{lambert93_to_wgs84, swapped_message, Snapshot};
-use quartiers_domain::french::french_decimal;
+use super::{geocoding_doubt, join_msg, lambert93_to_wgs84, swapped_message, Snapshot};
 use quartiers_geo::Location;
-use quartiers_io::ban::{GeocodeResult, Precision, CHECK_SCORE};
+use quartiers_io::ban::{GeocodeResult, Precision};
 use quartiers_io::output::{RowLocator, RowResult, Status};
 use quartiers_io::table::RowInput;
 use std::borrow::Cow;
@@ -103,50 +102,28 @@ impl Snapshot {
             Then::Coordinates { score, label } => {
                 r.score_geocodage = score;
                 if let Some(label) = label.filter(|l| !l.is_empty()) {
-                    r.message = Cow::Owned(if r.message.is_empty() {
-                        format!("géocodé : {label}")
-                    } else {
-                        format!("géocodé : {label} ; {}", r.message)
-                    });
+                    r.message = Cow::Owned(join_msg(&format!("géocodé : {label}"), &r.message));
                 }
                 // A position the national geocoding service found with a low score (a
-                // street or a commune instead of the address) is not a certain answer: the
-                // same threshold as the offline geocoder's.
-                if let Some(s) = score.filter(|s| *s < CHECK_SCORE) {
-                    if matches!(r.status, Status::InQpv | Status::OutsideQpv) {
-                        r.status = Status::ToCheck;
-                        let low = format!(
-                            "score de géocodage faible ({}) : position à vérifier",
-                            french_decimal(s, Some(2))
-                        );
-                        r.message = Cow::Owned(if r.message.is_empty() {
-                            low
-                        } else {
-                            format!("{} ; {low}", r.message)
-                        });
-                    }
+                // street or a commune instead of the address) is not a certain answer.
+                if let Some(doubt) = score.and_then(|s| geocoding_doubt(r.status, false, s)) {
+                    r.status = Status::ToCheck;
+                    r.message = Cow::Owned(join_msg(&r.message, &doubt));
                 }
             }
             Then::Geocoded(g, ambiguous) => {
                 r.score_geocodage = Some(g.score);
                 let mut msg = format!("géocodé : {}", g.label);
                 if let Some(note) = ambiguous.filter(|_| r.status != Status::NotLocated) {
-                    msg = format!("{note} ; {msg}");
+                    msg = join_msg(&note, &msg);
                     r.status = Status::ToCheck;
                 }
-                if g.precision == Precision::Voie {
-                    msg.push_str(" (position de la voie : numéro absent ou introuvable)");
-                    if r.status != Status::NotLocated {
-                        r.status = Status::ToCheck;
-                    }
-                } else if g.score < CHECK_SCORE && r.status != Status::NotLocated {
-                    msg.push_str(" (score de géocodage faible)");
+                let street_only = g.precision == Precision::Voie;
+                if let Some(doubt) = geocoding_doubt(r.status, street_only, g.score) {
+                    msg = join_msg(&msg, &doubt);
                     r.status = Status::ToCheck;
                 }
-                if !r.message.is_empty() {
-                    msg = format!("{msg} ; {}", r.message);
-                }
-                r.message = Cow::Owned(msg);
+                r.message = Cow::Owned(join_msg(&msg, &r.message));
             }
         }
         r
