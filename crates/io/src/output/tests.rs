@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::io::Cursor;
 
 use super::*;
-use crate::table::{cell_to_string, RowInput, XlsxTable};
+use crate::table::{cell_to_string, RowInput, TableError, XlsxTable};
 
 fn locate_simple(row: &RowInput<'_>) -> RowResult<'static> {
     match row {
@@ -33,6 +33,20 @@ fn run_csv(input: &[u8], opts: &ProcessOptions) -> (Summary, String) {
     let mut out = Vec::new();
     let s = process_csv(input, &mut out, opts, locate_simple, |_| {}).unwrap();
     (s, String::from_utf8(out).unwrap())
+}
+
+/// Processes a workbook with the default options and [`locate_simple`]: the summary and
+/// the output workbook, or the error.
+fn run_xlsx(input: Vec<u8>) -> Result<(Summary, Vec<u8>), TableError> {
+    let mut out = Cursor::new(Vec::new());
+    let s = process_table(
+        Cursor::new(input),
+        &mut out,
+        &ProcessOptions::default(),
+        locate_simple,
+        |_| {},
+    )?;
+    Ok((s, out.into_inner()))
 }
 
 fn no_bom() -> ProcessOptions {

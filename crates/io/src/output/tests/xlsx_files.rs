@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use super::{locate_simple, make_xlsx, read_xlsx, BatchOnly};
+use super::{locate_simple, make_xlsx, read_xlsx, run_xlsx, BatchOnly};
 use crate::output::locate::ROW_CHUNK;
 use crate::output::*;
 
@@ -183,22 +183,14 @@ fn xlsx_single_sheet_has_no_note_and_address_columns_work() {
             vec!["3 rue Y", "Arras"],
         ],
     )]);
-    let mut out = Cursor::new(Vec::new());
-    let s = process_table(
-        Cursor::new(input),
-        &mut out,
-        &ProcessOptions::default(),
-        locate_simple,
-        |_| {},
-    )
-    .unwrap();
+    let (s, out) = run_xlsx(input).unwrap();
     // The empty row between two data rows stays a row: row N of the result is row N of
     // the sheet.
     assert_eq!(s.rows, 3);
     assert_eq!(s.to_check, 1);
     assert_eq!(s.not_located, 2);
     assert!(!s.notes.iter().any(|n| n.contains("feuilles")));
-    let (_, rows) = read_xlsx(out.into_inner());
+    let (_, rows) = read_xlsx(out);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0][5], "à vérifier");
     assert_eq!(rows[0][7], "0.88");
@@ -221,15 +213,7 @@ fn xlsx_without_a_named_sheet_is_read_from_the_first_sheet_with_location_columns
             vec![vec!["lon", "lat"], vec!["3.1", "50.6"], vec!["2.0", "48.0"]],
         ),
     ]);
-    let mut out = Cursor::new(Vec::new());
-    let s = process_table(
-        Cursor::new(input),
-        &mut out,
-        &ProcessOptions::default(),
-        locate_simple,
-        |_| {},
-    )
-    .unwrap();
+    let (s, _) = run_xlsx(input).unwrap();
     assert_eq!(s.rows, 2);
     assert_eq!(s.sheet.as_ref().unwrap().name, "Bénéficiaires");
     assert!(
@@ -251,14 +235,7 @@ fn xlsx_without_a_named_sheet_is_read_from_the_first_sheet_with_location_columns
             vec![vec!["poste", "montant"], vec!["loyer", "1200"]],
         ),
     ]);
-    let e = process_table(
-        Cursor::new(input),
-        Cursor::new(Vec::new()),
-        &ProcessOptions::default(),
-        locate_simple,
-        |_| {},
-    )
-    .unwrap_err();
+    let e = run_xlsx(input).unwrap_err();
     assert!(
         e.to_string().ends_with(
             "(feuille « Notes » ; autres feuilles du classeur : « Budget » : choisissez la \
